@@ -1,0 +1,10 @@
+"""What members' messages mean. Each module registers its handlers on the one router.
+
+Text routes are tried in the order the modules are imported here: specific commands first,
+the broad natural-language patterns later; the fallback answers the rest.
+"""
+
+from handlers import bind, checkin, events, help, stats  # noqa: F401  (they register routes)
+from handlers.router import Router, router
+
+__all__ = ["Router", "router"]

@@ -1,0 +1,186 @@
+"""`python -m bot`: the operator's and admin's command line (click, Flask-style groups)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from bot.config import Config, ConfigError, load_config
+from bot.services import Services, build_services
+
+
+class Ctx:
+    """Loaded lazily, so `--help` works with a broken config."""
+
+    def __init__(self, config_path: str) -> None:
+        self.config_path = config_path
+        self._services: Services | None = None
+
+    @property
+    def config(self) -> Config:
+        try:
+            return load_config(self.config_path)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            self._services = build_services(self.config)
+        return self._services
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+@click.group()
+@click.option("--config", "config_path", default="config.toml", show_default=True,
+              envvar="QINGFENG_CONFIG", help="The TOML configuration file.")
+@click.pass_context
+def cli(click_ctx: click.Context, config_path: str) -> None:
+    """清风 Qingfeng: daily study for a Party branch on WeChat and WeCom."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    click_ctx.obj = Ctx(config_path)
+
+
+@cli.command()
+@click.option("--no-demo", is_flag=True, help="Do not add the demo roster to an empty database.")
+@pass_ctx
+def init(ctx: Ctx, no_demo: bool) -> None:
+    """Create or upgrade the database and load the default content."""
+    from bot.seed import initialise
+
+    report = initialise(ctx.services, demo=not no_demo)
+    click.echo(f"数据库已就绪：{ctx.services.store.path}（结构版本 {report.schema_version}）")
+    if report.demo_members_added:
+        click.echo(f"已添加 {report.demo_members_added} 名演示成员（标记为「演示」，导入真实名册后可停用）。")
+
+
+@cli.command()
+@click.option("--no-scheduler", is_flag=True, help="Serve the web app only.")
+@pass_ctx
+def serve(ctx: Ctx, no_scheduler: bool) -> None:
+    """Start the web service (gunicorn) and the scheduler."""
+    from bot.server import serve as run_server
+
+    config = ctx.config
+    server = config.section("server")
+    channels = [name for name in ("mp", "wecom", "sandbox") if config.get(f"{name}.enabled")]
+    click.echo(f"清风 on http://{server['host']}:{server['port']}  channels: {', '.join(channels)}")
+    run_server(config, with_scheduler=not no_scheduler)
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Configuration."""
+
+
+@config_group.command("check")
+@pass_ctx
+def config_check(ctx: Ctx) -> None:
+    """Validate the config file and the environment; say what is missing or wrong."""
+    from bot.checks import config_warnings
+
+    config = ctx.config  # raises a one-line ClickException when broken
+    for line in config_warnings(config):
+        click.echo(f"注意：{line}")
+    click.echo(f"配置正确：{config.source}")
+
+
+@cli.group("members")
+def members_group() -> None:
+    """The roster."""
+
+
+@members_group.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
+@pass_ctx
+def members_import(ctx: Ctx, file: Path, dry_run: bool) -> None:
+    """Import a roster from CSV or XLSX (姓名, 支部, 党小组, 手机, 企业微信账号, 角色)."""
+    from bot import roster
+
+    services = ctx.services
+    try:
+        check = roster.check_rows(roster.read_table(file), services.store)
+    except roster.RosterError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not check.ok:
+        for error in check.errors:
+            click.echo(error, err=True)
+        raise click.ClickException(f"名册有 {len(check.errors)} 处错误，未导入任何数据。")
+    if dry_run:
+        click.echo(f"检查通过：{len(check.rows)} 行（未写入）。")
+        return
+    result = roster.import_rows(services.store, check, actor="cli", now=services.clock.now())
+    click.echo(f"导入完成：新增 {result.created} 人，更新 {result.updated} 人，"
+               f"关联企业微信账号 {result.bound_wecom} 个。")
+
+
+@members_group.command("list")
+@click.option("--branch", help="Only this branch.")
+@pass_ctx
+def members_list(ctx: Ctx, branch: str | None) -> None:
+    """List members with their channels."""
+    from bot.store import members
+
+    db = ctx.services.store.db
+    rows = members.list_members(db, branch=branch)
+    out = csv.writer(sys.stdout)
+    out.writerow(["编号", "姓名", "支部", "党小组", "角色", "状态", "已绑定"])
+    for m in rows:
+        channels = "、".join(ch for ch, _id, active in members.identities_of(db, m.id) if active)
+        status = ("在册" if m.active else "停用") + ("（演示）" if m.demo else "")
+        out.writerow([m.id, m.name, m.branch, m.grp, members.ROLES.get(m.role, m.role), status,
+                      channels])
+
+
+@cli.group("checkins")
+def checkins_group() -> None:
+    """Check-ins (学习打卡)."""
+
+
+@checkins_group.command("export")
+@click.option("--month", help="YYYY-MM (default: this month).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
+              show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), help="File to write (CSV: stdout).")
+@pass_ctx
+def checkins_export(ctx: Ctx, month: str | None, fmt: str, out: Path | None) -> None:
+    """Export one row per check-in, with a header."""
+    from bot.exports import CHECKIN_HEADER, checkin_rows, month_range, write_xlsx
+
+    services = ctx.services
+    try:
+        start, end = month_range(month or services.clock.today().strftime("%Y-%m"))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from None
+    rows = checkin_rows(services.store.db, start, end)
+    if fmt == "xlsx":
+        if out is None:
+            raise click.BadParameter("XLSX needs a file: add --out FILE.xlsx", param_hint="--out")
+        write_xlsx(out, f"打卡 {start:%Y-%m}", CHECKIN_HEADER, rows)
+        click.echo(f"已导出 {len(rows)} 条打卡记录到 {out}", err=True)
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CHECKIN_HEADER)
+    writer.writerows(rows)
+    if out is None:
+        sys.stdout.write(buffer.getvalue())
+    else:
+        out.write_text(buffer.getvalue(), encoding="utf-8-sig")  # BOM: Excel opens it as UTF-8
+        click.echo(f"已导出 {len(rows)} 条打卡记录到 {out}", err=True)
+
+
+def main() -> None:
+    cli(prog_name="python -m bot")
+
+
+__all__ = ["cli", "main", "date"]

@@ -1,0 +1,222 @@
+"""Configuration: one TOML file (no secrets) plus QINGFENG_<SECTION>_<KEY> environment overrides.
+
+`load_config` turns a path or a dict of the same shape into a validated, frozen `Config`.
+Every problem becomes a `ConfigError` whose message is one line naming the key, so a broken
+file stops start-up with a sentence, not a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ENV_PREFIX = "QINGFENG_"
+
+# Each section's keys with their type and default. A default of None means "required when the
+# section is enabled". This table is the configuration reference the README documents.
+SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
+    "server": {
+        "host": (str, "127.0.0.1"),
+        "port": (int, 8080),
+        "timezone": (str, "Asia/Shanghai"),
+        "max_clock_skew_s": (int, 300),
+        "workers": (int, 2),
+        "threads": (int, 8),
+        "secret_key": (str, ""),
+        "public_url": (str, ""),
+    },
+    "store": {"path": (str, "var/qingfeng.db")},
+    "content": {"path": (str, "content")},
+    "mp": {
+        "enabled": (bool, False),
+        "app_id": (str, None),
+        "token": (str, None),
+        "encoding_aes_key": (str, ""),
+        "app_secret": (str, ""),
+        "api_base_url": (str, "https://api.weixin.qq.com/cgi-bin/"),
+        "template_id": (str, ""),
+    },
+    "wecom": {
+        "enabled": (bool, False),
+        "corp_id": (str, None),
+        "agent_id": (int, None),
+        "token": (str, None),
+        "encoding_aes_key": (str, None),
+        "secret": (str, ""),
+        "api_base_url": (str, "https://qyapi.weixin.qq.com/cgi-bin/"),
+    },
+    "sandbox": {"enabled": (bool, True)},
+    "bind": {"max_failures": (int, 5), "pause_minutes": (int, 15)},
+}
+
+# Keys that must never be written in config.toml; they come from the environment only.
+SECRET_KEYS = {
+    ("mp", "token"), ("mp", "encoding_aes_key"), ("mp", "app_secret"),
+    ("wecom", "token"), ("wecom", "encoding_aes_key"), ("wecom", "secret"),
+    ("server", "secret_key"),
+}
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased as one line an operator can act on."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated settings: `cfg.section("mp")["token"]`, or the shortcuts below."""
+
+    sections: Mapping[str, Mapping[str, Any]]
+    source: str = "<dict>"
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    def section(self, name: str) -> Mapping[str, Any]:
+        return self.sections[name]
+
+    def get(self, dotted: str) -> Any:
+        section, key = dotted.split(".", 1)
+        return self.sections[section][key]
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.get("server.timezone"))
+
+    @property
+    def store_path(self) -> Path:
+        return self._resolve(self.get("store.path"))
+
+    @property
+    def content_path(self) -> Path:
+        return self._resolve(self.get("content.path"))
+
+    def _resolve(self, value: str) -> Path:
+        path = Path(value)
+        return path if path.is_absolute() or value == ":memory:" else self.base_dir / path
+
+
+def load_config(source: str | Path | Mapping[str, Any] | None = None,
+                env: Mapping[str, str] | None = None) -> Config:
+    """Read, merge with the environment, and validate. `source` None means ./config.toml."""
+    env = os.environ if env is None else env
+    if isinstance(source, Mapping):
+        raw, origin, base = dict(source), "<dict>", Path.cwd()
+    else:
+        path = Path(source or "config.toml")
+        raw, origin, base = _read_toml(path), str(path), path.resolve().parent
+    _reject_unknown(raw, origin)
+    if origin != "<dict>":  # a dict comes from code (tests, embedding), not a committed file
+        _reject_secrets_in_file(raw, origin)
+    sections = {name: _section(name, raw.get(name, {}), env, origin) for name in SCHEMA}
+    _check_consistency(sections)
+    return Config(sections=sections, source=origin, base_dir=base)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+
+
+def _reject_unknown(raw: Mapping[str, Any], origin: str) -> None:
+    for name, body in raw.items():
+        if name not in SCHEMA:
+            raise ConfigError(f"{origin}: unknown section [{name}] (known: {', '.join(SCHEMA)})")
+        if not isinstance(body, Mapping):
+            raise ConfigError(f"{origin}: [{name}] must be a table of settings")
+        for key in body:
+            if key not in SCHEMA[name]:
+                raise ConfigError(f"{origin}: unknown key {name}.{key}")
+
+
+def _reject_secrets_in_file(raw: Mapping[str, Any], origin: str) -> None:
+    for section, key in SECRET_KEYS:
+        if raw.get(section, {}).get(key):
+            env_name = env_name_for(section, key)
+            raise ConfigError(
+                f"{origin}: {section}.{key} is a secret: remove it from the file and set {env_name}"
+            )
+
+
+def env_name_for(section: str, key: str) -> str:
+    return f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+
+
+def _section(name: str, body: Mapping[str, Any], env: Mapping[str, str],
+             origin: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, (kind, default) in SCHEMA[name].items():
+        env_value = env.get(env_name_for(name, key))
+        if env_value is not None:
+            values[key] = _coerce_env(name, key, kind, env_value)
+        elif key in body:
+            values[key] = _check_type(name, key, kind, body[key], origin)
+        else:
+            values[key] = default
+    return values
+
+
+def _coerce_env(section: str, key: str, kind: type, text: str) -> Any:
+    name = env_name_for(section, key)
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{name}: expected true or false, got {text!r}")
+    if kind is int:
+        try:
+            return int(text.strip())
+        except ValueError:
+            raise ConfigError(f"{name}: expected a whole number, got {text!r}") from None
+    return text
+
+
+def _check_type(section: str, key: str, kind: type, value: Any, origin: str) -> Any:
+    # bool is a subclass of int in Python; a port of `true` is a mistake worth naming.
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        expected = {str: "a string", int: "a whole number", bool: "true or false"}[kind]
+        raise ConfigError(f"{origin}: {section}.{key} must be {expected}, got {value!r}")
+    return value
+
+
+def _check_consistency(sections: dict[str, dict[str, Any]]) -> None:
+    server = sections["server"]
+    if not 0 < server["port"] < 65536:
+        raise ConfigError(f"server.port must be between 1 and 65535, got {server['port']}")
+    if server["max_clock_skew_s"] < 0:
+        raise ConfigError("server.max_clock_skew_s must be 0 (off) or more seconds")
+    if server["workers"] < 1 or server["threads"] < 1:
+        raise ConfigError("server.workers and server.threads must be at least 1")
+    try:
+        ZoneInfo(server["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"server.timezone: unknown time zone {server['timezone']!r}") from None
+    for name in ("mp", "wecom"):
+        if sections[name]["enabled"]:
+            _require_enabled(name, sections[name])
+    if not any(sections[name]["enabled"] for name in ("mp", "wecom", "sandbox")):
+        raise ConfigError("no channel is enabled: enable [sandbox], [mp] or [wecom]")
+
+
+def _require_enabled(name: str, values: dict[str, Any]) -> None:
+    for key, (_kind, default) in SCHEMA[name].items():
+        if default is None and values[key] in (None, ""):
+            where = env_name_for(name, key) if (name, key) in SECRET_KEYS else f"{name}.{key}"
+            raise ConfigError(f"[{name}] is enabled but {name}.{key} is missing: set {where}")
+    aes_key = values.get("encoding_aes_key") or ""
+    if aes_key and len(aes_key) != 43:
+        raise ConfigError(
+            f"{name}.encoding_aes_key must be 43 characters (got {len(aes_key)}): "
+            f"copy it again from the platform's console"
+        )

@@ -1,0 +1,45 @@
+"""The one entry point for a member's message, whatever carried it (webhook or simulator).
+
+Exactly once: the dedupe check, the handler's effects and the remembered reply share one
+transaction, so a redelivered message changes nothing and gets the same answer, even across
+workers, processes and restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.context import Context
+from bot.messages import Inbound, Reply
+from bot.services import Services
+from bot.store import StoreBusy
+from bot.store.inbound import remember_reply, remembered_reply
+from bot.store.members import find_by_identity
+
+log = logging.getLogger(__name__)
+
+BUSY_REPLY = Reply("系统繁忙，请稍后再试。")
+ERROR_REPLY = Reply("抱歉，处理这条消息时出了点问题，请稍后再试。")
+
+
+def handle_inbound(services: Services, inbound: Inbound) -> Reply:
+    try:
+        with services.store.transaction() as db:
+            cached = remembered_reply(db, inbound.dedupe_key)
+            if cached is not None:
+                return Reply(cached)
+            ctx = Context(db=db, clock=services.clock, config=services.config,
+                          member=find_by_identity(db, inbound.channel, inbound.user),
+                          channel=inbound.channel, user=inbound.user)
+            reply = services.router.dispatch(inbound, ctx)
+            remember_reply(db, dedupe_key=inbound.dedupe_key, channel=inbound.channel,
+                           reply=reply.text, at=services.clock.now())
+            return reply
+    except StoreBusy as exc:
+        # Nothing was committed; the member (or WeChat's retry) can send again.
+        log.warning("store busy for %s: %s", inbound.dedupe_key, exc)
+        return BUSY_REPLY
+    except Exception:
+        # Rolled back; never show an exception's text to a member.
+        log.exception("handler failed for %s (%s)", inbound.dedupe_key, inbound.kind)
+        return ERROR_REPLY

@@ -1,0 +1,26 @@
+"""The service's long-lived parts, built once per process and shared by the web app, the CLI
+and the scheduler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.clock import Clock
+from bot.config import Config
+from bot.store import Store
+from handlers.router import Router
+
+
+@dataclass
+class Services:
+    config: Config
+    store: Store
+    clock: Clock
+    router: Router
+
+
+def build_services(config: Config, clock: Clock | None = None) -> Services:
+    from handlers import router  # imported here so registering handlers happens once, lazily
+
+    return Services(config=config, store=Store(config.store_path), clock=clock or Clock(config.tz),
+                    router=router)

@@ -1,0 +1,92 @@
+"""The store: one SQLite file (WAL), opened per thread, migrated at start.
+
+This package owns the schema (migrations.py); every other module calls the functions in its
+sibling modules (members, checkins, inbound, ...), which take a `sqlite_utils.Database`.
+
+Writes that must be atomic go inside `store.transaction()`, which holds SQLite's write lock from
+the first statement (BEGIN IMMEDIATE). Inside it use `db.execute(...)` only: sqlite-utils'
+table helpers (`insert`, `upsert`) wrap themselves in `with conn:`, which would commit early.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from bot.store.migrations import migrate
+
+BUSY_TIMEOUT_MS = 3000  # below WeChat's 5 s limit, so a locked database still gets a reply
+
+
+class StoreBusy(RuntimeError):
+    """The database stayed locked or could not be written (disk full): try again later."""
+
+
+class Store:
+    """A SQLite file and one connection per thread (sqlite3 connections are not shareable)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        migrate(self.db)
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite_utils.Database(self._connect())
+            self._local.db = db
+        return db
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                               isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception.
+
+        Lock and disk errors surface as StoreBusy so callers can answer "try again later".
+        """
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreBusy(str(exc)) from exc
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException as exc:
+            if db.conn.in_transaction:
+                db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and _is_transient(exc):
+                raise StoreBusy(str(exc)) from exc
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+def _is_transient(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return any(word in text for word in ("locked", "busy", "disk", "full", "i/o"))

@@ -1,0 +1,115 @@
+"""The schema, as numbered migrations run at start (PRAGMA user_version records the last one).
+
+Append a new migration to MIGRATIONS; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import sqlite_utils
+
+MIGRATIONS: list[str] = [
+    # 1: members, their channel identities, check-ins, durable dedupe, sandbox inbox, kv, audit
+    """
+    CREATE TABLE members (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        grp TEXT NOT NULL DEFAULT '',
+        phone TEXT NOT NULL DEFAULT '',
+        role TEXT NOT NULL DEFAULT 'member',
+        bind_code TEXT UNIQUE,
+        active INTEGER NOT NULL DEFAULT 1,
+        demo INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        UNIQUE (branch, name)
+    );
+    CREATE TABLE identities (
+        channel TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        member_id INTEGER REFERENCES members(id),
+        active INTEGER NOT NULL DEFAULT 1,
+        bound_at TEXT,
+        PRIMARY KEY (channel, external_id)
+    );
+    CREATE INDEX identities_member ON identities(member_id);
+    CREATE TABLE checkins (
+        id INTEGER PRIMARY KEY,
+        member_id INTEGER NOT NULL REFERENCES members(id),
+        day TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        at TEXT NOT NULL,
+        via TEXT NOT NULL,
+        UNIQUE (member_id, day)
+    );
+    CREATE INDEX checkins_day ON checkins(day);
+    CREATE TABLE inbound (
+        dedupe_key TEXT PRIMARY KEY,
+        channel TEXT NOT NULL,
+        reply TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE TABLE bind_attempts (
+        who TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL DEFAULT 0,
+        paused_until TEXT
+    );
+    CREATE TABLE sandbox_inbox (
+        id INTEGER PRIMARY KEY,
+        member_id INTEGER REFERENCES members(id),
+        external_id TEXT NOT NULL,
+        text TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX sandbox_inbox_who ON sandbox_inbox(external_id, id);
+    CREATE TABLE kv (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        expires_at REAL
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    """,
+]
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Run the migrations this database has not seen yet; return the schema version.
+
+    Each migration runs in its own BEGIN IMMEDIATE transaction and re-reads the version inside
+    it, so two processes starting at once cannot both apply the same migration.
+    """
+    conn = db.conn
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version >= len(MIGRATIONS):
+                conn.execute("COMMIT")
+                return version
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into whole statements (sqlite3.complete_statement handles triggers)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements

@@ -1,0 +1,167 @@
+"""The WeChat / WeCom callback protocol: signatures, AES envelopes, XML in and out.
+
+Pure functions over strings: no Flask, no store. Every problem raises `Rejected` with the HTTP
+status the webhook answers (403 for authentication, 400 for malformed input), so nothing a
+client sends can become a 5xx.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+import struct
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+from wechatpy.crypto import PrpCrypto
+from wechatpy.exceptions import InvalidAppIdException
+
+from bot.messages import Inbound
+
+MAX_BODY_BYTES = 64 * 1024
+KINDS = {"text", "image", "voice", "video", "shortvideo", "location", "link", "file", "event"}
+
+
+class Rejected(Exception):
+    """A callback we refuse; `status` is the HTTP answer, `reason` goes to the log only."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Keys:
+    """One callback endpoint's credentials: the token, the AES key and the app or corp id."""
+
+    token: str
+    encoding_aes_key: str
+    receive_id: str  # the appid (Official Account) or corpid (WeCom) inside every envelope
+
+
+def sign(*parts: str) -> str:
+    """WeChat's signature: sha1 of the parts sorted and joined."""
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()  # noqa: S324 (protocol)
+
+
+def check_signature(expected: str | None, *parts: str) -> None:
+    if not expected or not hmac.compare_digest(sign(*parts).encode(), expected.lower().encode()):
+        raise Rejected(403, "bad signature")
+
+
+def check_timestamp(timestamp: str | None, now: float, max_skew_s: int) -> None:
+    if not timestamp or not timestamp.isdigit():
+        raise Rejected(403, "missing or malformed timestamp")
+    if max_skew_s and abs(int(timestamp) - now) > max_skew_s:
+        raise Rejected(403, f"timestamp {timestamp} is more than {max_skew_s}s from now")
+
+
+def require(params: Mapping[str, str], *names: str) -> list[str]:
+    values = [params.get(name, "") for name in names]
+    missing = [name for name, value in zip(names, values, strict=True) if not value]
+    if missing:
+        raise Rejected(400, f"missing query parameter(s): {', '.join(missing)}")
+    return values
+
+
+def parse_xml(body: bytes | str) -> dict[str, str]:
+    """A flat dict of the <xml> root's children; DOCTYPE and entities are refused (XXE, bombs)."""
+    if len(body) > MAX_BODY_BYTES:
+        raise Rejected(413, "body too large")
+    try:
+        root: Element = fromstring(body, forbid_dtd=True, forbid_entities=True,
+                                   forbid_external=True)
+    except DefusedXmlException as exc:
+        raise Rejected(400, f"forbidden XML construct: {type(exc).__name__}") from None
+    except (ParseError, ValueError, UnicodeError) as exc:
+        raise Rejected(400, f"malformed XML: {exc}") from None
+    if root.tag != "xml":
+        raise Rejected(400, f"unexpected root element <{root.tag}>")
+    return {child.tag: (child.text or "").strip() for child in root}
+
+
+def decrypt(keys: Keys, encrypted: str) -> str:
+    """Open an AES envelope; a wrong appid/corpid is an authentication failure (403)."""
+    try:
+        key = base64.b64decode(keys.encoding_aes_key + "=")
+        return _decrypt_envelope(key, encrypted, keys.receive_id)
+    except InvalidAppIdException:
+        raise Rejected(403, "envelope is for another appid/corpid") from None
+    except (ValueError, binascii.Error, UnicodeError, struct.error, IndexError) as exc:
+        raise Rejected(400, f"undecryptable envelope: {type(exc).__name__}") from None
+
+
+def _decrypt_envelope(key: bytes, encrypted: str, receive_id: str) -> str:
+    # wechatpy's PrpCrypto does the AES; we add the checks it leaves out (block size, padding
+    # range, declared length) so garbage is a clear 400 instead of a confusing exception.
+    raw = base64.b64decode(encrypted, validate=True)
+    if not raw or len(raw) % 16:
+        raise ValueError("ciphertext is not a whole number of AES blocks")
+    plain = PrpCrypto(key).cipher.decrypt(raw)
+    padding = plain[-1]
+    if not 1 <= padding <= 32:
+        raise ValueError("bad PKCS#7 padding")
+    content = plain[16:-padding]
+    (length,) = struct.unpack(">I", content[:4])
+    if length > len(content) - 4:
+        raise ValueError("declared length exceeds the envelope")
+    xml, from_id = content[4:4 + length].decode(), content[4 + length:].decode()
+    if not hmac.compare_digest(from_id.encode(), receive_id.encode()):
+        raise InvalidAppIdException()
+    return xml
+
+
+def encrypt_reply(keys: Keys, xml: str, now: float | None = None) -> str:
+    """Wrap a reply in an AES envelope with a fresh nonce and its msg_signature."""
+    key = base64.b64decode(keys.encoding_aes_key + "=")
+    encrypted = PrpCrypto(key).encrypt(xml, keys.receive_id).decode()
+    timestamp = str(int(now if now is not None else time.time()))
+    nonce = str(secrets.randbelow(10**10))
+    signature = sign(keys.token, timestamp, nonce, encrypted)
+    return (f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt>"
+            f"<MsgSignature><![CDATA[{signature}]]></MsgSignature>"
+            f"<TimeStamp>{timestamp}</TimeStamp><Nonce><![CDATA[{nonce}]]></Nonce></xml>")
+
+
+def to_inbound(channel: str, fields: Mapping[str, str], tz: tzinfo) -> Inbound:
+    """The message a callback carries, with its dedupe key (MsgId, else sender + CreateTime)."""
+    sender, created = fields.get("FromUserName", ""), fields.get("CreateTime", "")
+    if not sender or not created.isdigit():
+        raise Rejected(400, "message without FromUserName or CreateTime")
+    kind = fields.get("MsgType", "").lower()
+    kind = kind if kind in KINDS else "unknown"
+    event = fields.get("Event", "").lower() if kind == "event" else ""
+    msg_id = fields.get("MsgId") or fields.get("MsgID") or ""
+    key = f"{channel}:msg:{msg_id}" if msg_id else f"{channel}:evt:{sender}:{created}:{kind}:{event}"
+    return Inbound(
+        channel=channel, user=sender, kind=kind,
+        text=fields.get("Content", "") if kind == "text" else "",
+        dedupe_key=key, at=datetime.fromtimestamp(int(created), tz),
+        event=event, event_key=fields.get("EventKey", ""),
+    )
+
+
+def render_text_reply(fields: Mapping[str, str], text: str, now: float | None = None) -> str:
+    """A passive text reply to the sender of `fields`.
+
+    Written here rather than with wechatpy's TextReply, which does not escape "]]>" inside
+    CDATA: a member's note echoed back could otherwise break the XML.
+    """
+    created = int(now if now is not None else time.time())
+    return (f"<xml><ToUserName>{_cdata(fields.get('FromUserName', ''))}</ToUserName>"
+            f"<FromUserName>{_cdata(fields.get('ToUserName', ''))}</FromUserName>"
+            f"<CreateTime>{created}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content>{_cdata(text)}</Content></xml>")
+
+
+def _cdata(text: str) -> str:
+    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"

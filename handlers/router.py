@@ -1,0 +1,120 @@
+"""One registry of handlers. A handler names what it answers and does one thing:
+
+    @router.text("打卡", "签到", pattern=r"...")
+    def check_in(inbound: Inbound, ctx: Context) -> Reply: ...
+
+Handlers never see HTTP or XML, so the same function serves the Official Account, WeCom and
+the sandbox simulator.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from re import Match
+
+from bot.context import Context
+from bot.messages import Inbound, Reply
+
+Handler = Callable[[Inbound, Context], Reply]
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    handler: Handler
+    words: tuple[str, ...] = ()
+    pattern: re.Pattern[str] | None = None
+    needs_member: bool = True
+    admin_only: bool = False
+
+    def match(self, text: str) -> Match[str] | bool | None:
+        if text in self.words:
+            return True
+        if self.pattern is not None:
+            return self.pattern.fullmatch(text)
+        return None
+
+
+@dataclass
+class Router:
+    text_routes: list[Route] = field(default_factory=list)
+    event_routes: dict[str, Route] = field(default_factory=dict)
+    kind_routes: dict[str, Route] = field(default_factory=dict)
+    fallback_route: Route | None = None
+    unbound_route: Route | None = None
+    refusal_route: Route | None = None
+
+    def text(self, *words: str, pattern: str | None = None, needs_member: bool = True,
+             admin_only: bool = False) -> Callable[[Handler], Handler]:
+        """Answer texts equal to one of `words`, or fully matching `pattern` (after normalising)."""
+        compiled = re.compile(pattern) if pattern else None
+
+        def register(handler: Handler) -> Handler:
+            self.text_routes.append(Route(handler.__name__, handler, words, compiled,
+                                          needs_member, admin_only))
+            return handler
+        return register
+
+    def event(self, *names: str, needs_member: bool = False) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            for name in names:
+                self.event_routes[name] = Route(handler.__name__, handler,
+                                                needs_member=needs_member)
+            return handler
+        return register
+
+    def kind(self, *kinds: str) -> Callable[[Handler], Handler]:
+        """Answer a message type (image, voice, ...) whatever it contains."""
+        def register(handler: Handler) -> Handler:
+            for kind in kinds:
+                self.kind_routes[kind] = Route(handler.__name__, handler, needs_member=False)
+            return handler
+        return register
+
+    def fallback(self, handler: Handler) -> Handler:
+        """What anything unmatched gets."""
+        self.fallback_route = Route(handler.__name__, handler, needs_member=False)
+        return handler
+
+    def unbound(self, handler: Handler) -> Handler:
+        """What someone not yet bound to a member gets when a handler needs a member."""
+        self.unbound_route = Route(handler.__name__, handler, needs_member=False)
+        return handler
+
+    def refusal(self, handler: Handler) -> Handler:
+        """What a member gets for an admin-only command."""
+        self.refusal_route = Route(handler.__name__, handler, needs_member=False)
+        return handler
+
+    def route_for(self, inbound: Inbound) -> tuple[Route, Match[str] | None]:
+        if inbound.kind == "event":
+            route = self.event_routes.get(inbound.event) or self.kind_routes.get("event")
+            return self._must(route), None
+        if inbound.kind != "text":
+            return self._must(self.kind_routes.get(inbound.kind) or self.kind_routes.get("*")), None
+        text = inbound.normalised_text
+        for route in self.text_routes:
+            found = route.match(text)
+            if found:
+                return route, found if isinstance(found, Match) else None
+        return self._must(self.fallback_route), None
+
+    def dispatch(self, inbound: Inbound, ctx: Context) -> Reply:
+        route, match = self.route_for(inbound)
+        if route.needs_member and ctx.member is None:
+            route = self._must(self.unbound_route)
+        elif route.admin_only and not (ctx.member and ctx.member.is_admin):
+            route = self._must(self.refusal_route)
+        ctx.match = match
+        return route.handler(inbound, ctx)
+
+    @staticmethod
+    def _must(route: Route | None) -> Route:
+        if route is None:
+            raise LookupError("the router has no handler for this message and no fallback")
+        return route
+
+
+router = Router()

@@ -1,0 +1,23 @@
+"""我的 / 进度 / 统计: this month's check-ins and the streaks."""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.messages import Inbound, Reply
+from bot.store import checkins
+from handlers.router import router
+
+
+@router.text("我的", "进度", "统计", "我的进度", "我的统计", "打卡记录", "学习统计", "我的打卡")
+def my_progress(inbound: Inbound, ctx: Context) -> Reply:
+    assert ctx.member is not None
+    today = ctx.clock.today()
+    stats = checkins.stats_for(ctx.db, ctx.member.id, today)
+    today_line = "今天已打卡 ✓" if stats.checked_today else "今天还没打卡，发送「打卡」即可"
+    return Reply(
+        f"{ctx.member.name}的学习进度（{today:%Y年%-m月}）\n"
+        f"本月打卡：{stats.month_count} 天\n"
+        f"当前连续：{stats.current_streak} 天\n"
+        f"最长连续：{stats.longest_streak} 天\n"
+        f"{today_line}"
+    )
