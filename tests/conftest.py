@@ -1,0 +1,72 @@
+"""Shared fixtures: a real app on a real SQLite file in tmp_path, with a clock the test sets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from bot import create_app
+from bot.clock import SHANGHAI, SettableClock
+from bot.config import load_config
+from bot.seed import initialise
+from bot.services import Services, build_services
+
+# A fixed "now" for tests: a Monday in November 2026, 09:00 in Shanghai.
+TEST_NOW = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)
+
+MP_TEST = {"enabled": True, "app_id": "wx0123456789abcdef", "token": "qingfeng-test-token",
+           "encoding_aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"}
+WECOM_TEST = {"enabled": True, "corp_id": "ww0123456789abcdef", "agent_id": 1000002,
+              "token": "qingfeng-wecom-token",
+              "encoding_aes_key": "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"}
+
+
+def test_config(tmp_path, **sections: dict[str, Any]) -> dict[str, Any]:
+    """A config dict for a store in tmp_path; `sections` override or add whole sections."""
+    config: dict[str, Any] = {"store": {"path": str(tmp_path / "qingfeng.db")},
+                              "sandbox": {"enabled": True}}
+    for name, values in sections.items():
+        config[name] = {**config.get(name, {}), **values}
+    return config
+
+
+@pytest.fixture
+def clock() -> SettableClock:
+    return SettableClock(TEST_NOW)
+
+
+@pytest.fixture
+def make_services(tmp_path, clock) -> Iterator[Callable[..., Services]]:
+    """Build Services on a fresh database; keyword arguments are config sections."""
+    built: list[Services] = []
+
+    def make(demo: bool = True, **sections: dict[str, Any]) -> Services:
+        services = build_services(load_config(test_config(tmp_path, **sections)), clock)
+        initialise(services, demo=demo)
+        built.append(services)
+        return services
+
+    yield make
+    for services in built:
+        services.store.close()
+
+
+@pytest.fixture
+def services(make_services) -> Services:
+    return make_services(mp=MP_TEST, wecom=WECOM_TEST)
+
+
+@pytest.fixture
+def app(services: Services) -> Flask:
+    flask_app = create_app(services=services)
+    flask_app.testing = True
+    return flask_app
+
+
+@pytest.fixture
+def client(app: Flask):
+    return app.test_client()
