@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from bot.config import Config
+from bot.holidays import Calendar, HolidayConfigError
+from bot.library import ContentError, load_library
+
+COVERAGE_DAYS = 60
 
 
-def config_warnings(config: Config) -> list[str]:
-    warnings = []
+def config_warnings(config: Config, today: date) -> list[str]:
+    warnings = content_problems(config) + holiday_coverage(config, today)
     real_channel = config.get("mp.enabled") or config.get("wecom.enabled")
     if real_channel and config.get("sandbox.enabled"):
         warnings.append("已接入真实渠道但沙箱仍开启：/sim 页面可冒充任何成员，上线前请在 [sandbox] 设 enabled = false")
@@ -17,3 +23,26 @@ def config_warnings(config: Config) -> list[str]:
     if config.get("wecom.enabled") and not config.get("wecom.secret"):
         warnings.append("企业微信未设置 QINGFENG_WECOM_SECRET：只能被动回复，无法主动推送")
     return warnings
+
+
+def content_problems(config: Config) -> list[str]:
+    """The content files must load: a broken one would stop `init`."""
+    try:
+        load_library(config.content_path)
+    except ContentError as exc:
+        return [f"内容文件有错误：{exc}"]
+    return []
+
+
+def holiday_coverage(config: Config, today: date) -> list[str]:
+    """Days in the next 60 whose working-day status rests on an estimate, not official data."""
+    path = config.content_path / "holidays.toml"
+    try:
+        calendar = Calendar.from_file(path) if path.exists() else Calendar()
+    except HolidayConfigError as exc:
+        return [f"节假日调整文件有错误：{exc}"]
+    uncovered = calendar.uncovered_days(today, COVERAGE_DAYS)
+    if not uncovered:
+        return []
+    return [f"未来 {COVERAGE_DAYS} 天中从 {uncovered[0]} 起的 {len(uncovered)} 天没有官方放假安排，"
+            f"工作日和廉洁提醒日期为估算；国务院公布后请填写 {path}"]

@@ -87,8 +87,10 @@ def config_check(ctx: Ctx) -> None:
     """Validate the config file and the environment; say what is missing or wrong."""
     from bot.checks import config_warnings
 
+    from bot.clock import Clock
+
     config = ctx.config  # raises a one-line ClickException when broken
-    for line in config_warnings(config):
+    for line in config_warnings(config, Clock(config.tz).today()):
         click.echo(f"注意：{line}")
     click.echo(f"配置正确：{config.source}")
 
@@ -177,6 +179,74 @@ def checkins_export(ctx: Ctx, month: str | None, fmt: str, out: Path | None) -> 
     else:
         out.write_text(buffer.getvalue(), encoding="utf-8-sig")  # BOM: Excel opens it as UTF-8
         click.echo(f"已导出 {len(rows)} 条打卡记录到 {out}", err=True)
+
+
+@cli.group("content")
+def content_group() -> None:
+    """The reading library."""
+
+
+@content_group.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--source", help="The regulation's full name, if the text does not give it.")
+@click.option("--version", "year", help="The revision year, if the text does not give it.")
+@click.option("--dry-run", is_flag=True, help="Show how the text splits; write nothing.")
+@pass_ctx
+def content_import(ctx: Ctx, file: Path, source: str | None, year: str | None,
+                   dry_run: bool) -> None:
+    """Import a regulation's text (Markdown or plain text), one reading per article."""
+    from bot.library_sync import import_regulation, parse_file
+    from bot.regulations import RegulationError, summary
+
+    try:
+        parsed = parse_file(file)
+    except RegulationError as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
+    if dry_run:
+        click.echo(summary(parsed))
+        click.echo("（试运行：未写入）")
+        return
+    services = ctx.services
+    try:
+        report = import_regulation(services.store, file, parsed, source=source, version=year,
+                                   actor="cli", now=services.clock.now())
+    except RegulationError as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
+    if report.already_imported:
+        click.echo(f"《{report.source}》{report.version}年版已导入过，内容没有变化。")
+        return
+    click.echo(f"已导入《{report.source}》{report.version}年版：{report.articles} 条，"
+               f"新增或更新 {report.changed} 条。")
+    if report.superseded_older:
+        click.echo(f"旧版本的 {report.superseded_older} 条已标记为「已被新版本取代」（保留备查）。")
+    if not report.is_current:
+        click.echo("注意：库中已有更新的版本，本次导入的条文仅作历史备查，不参与推送和搜索。")
+
+
+@cli.group("reminders")
+def reminders_group() -> None:
+    """Integrity reminders (廉洁提醒)."""
+
+
+@reminders_group.command("plan")
+@click.option("--year", type=int, help="The year to plan (default: this year).")
+@pass_ctx
+def reminders_plan(ctx: Ctx, year: int | None) -> None:
+    """Each reminder's send date, its holiday, and whether the date is official or estimated."""
+    from bot.reminders import plan_year
+
+    services = ctx.services
+    try:
+        plans = plan_year(services, year or services.clock.today().year)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("发送日期    星期  场合    提醒                    节日/锚点         依据")
+    for plan in plans:
+        status = "官方" if plan.date.official else "估算"
+        click.echo(f"{plan.date.day}  周{'一二三四五六日'[plan.date.day.weekday()]}  "
+                   f"{plan.reminder.occasion:<4}  {plan.reminder.title:<12}  "
+                   f"{plan.date.holiday or '—'}（{plan.date.anchor:%m-%d}起）  [{status}] "
+                   f"{plan.date.note.removeprefix('估算：')}")
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ file stops start-up with a sentence, not a traceback.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,7 +53,16 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
     },
     "sandbox": {"enabled": (bool, True)},
     "bind": {"max_failures": (int, 5), "pause_minutes": (int, 15)},
+    "reading": {
+        "order": (str, "shuffle"),        # sequential | shuffle | weekly
+        "seed": (int, 2026),              # the shuffle's seed: same library, same order
+        "push_time": (str, "08:30"),
+        "workdays_only": (bool, True),
+        "weekly_plan": (dict, {}),        # weekday (monday..sunday) -> tag, for order = "weekly"
+    },
 }
+READING_ORDERS = ("sequential", "shuffle", "weekly")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 # Keys that must never be written in config.toml; they come from the environment only.
 SECRET_KEYS = {
@@ -123,6 +133,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: config file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text: save the file as UTF-8") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
 
@@ -130,12 +142,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _reject_unknown(raw: Mapping[str, Any], origin: str) -> None:
     for name, body in raw.items():
         if name not in SCHEMA:
-            raise ConfigError(f"{origin}: unknown section [{name}] (known: {', '.join(SCHEMA)})")
+            raise ConfigError(
+                f"{origin}: unknown section [{_one_line(name)}] (known: {', '.join(SCHEMA)})")
         if not isinstance(body, Mapping):
             raise ConfigError(f"{origin}: [{name}] must be a table of settings")
         for key in body:
             if key not in SCHEMA[name]:
-                raise ConfigError(f"{origin}: unknown key {name}.{key}")
+                raise ConfigError(f"{origin}: unknown key {name}.{_one_line(key)}")
+
+
+def _one_line(text: str) -> str:
+    # A quoted TOML key may hold a line break; the message must stay one line.
+    return text if text.isprintable() else repr(text)
 
 
 def _reject_secrets_in_file(raw: Mapping[str, Any], origin: str) -> None:
@@ -185,7 +203,8 @@ def _coerce_env(section: str, key: str, kind: type, text: str) -> Any:
 def _check_type(section: str, key: str, kind: type, value: Any, origin: str) -> Any:
     # bool is a subclass of int in Python; a port of `true` is a mistake worth naming.
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-        expected = {str: "a string", int: "a whole number", bool: "true or false"}[kind]
+        expected = {str: "a string", int: "a whole number", bool: "true or false",
+                    dict: "a table"}[kind]
         raise ConfigError(f"{origin}: {section}.{key} must be {expected}, got {value!r}")
     return value
 
@@ -200,13 +219,28 @@ def _check_consistency(sections: dict[str, dict[str, Any]]) -> None:
         raise ConfigError("server.workers and server.threads must be at least 1")
     try:
         ZoneInfo(server["timezone"])
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a folder: IsADirectoryError
         raise ConfigError(f"server.timezone: unknown time zone {server['timezone']!r}") from None
+    _check_reading(sections["reading"])
     for name in ("mp", "wecom"):
         if sections[name]["enabled"]:
             _require_enabled(name, sections[name])
     if not any(sections[name]["enabled"] for name in ("mp", "wecom", "sandbox")):
         raise ConfigError("no channel is enabled: enable [sandbox], [mp] or [wecom]")
+
+
+def _check_reading(reading: dict[str, Any]) -> None:
+    if reading["order"] not in READING_ORDERS:
+        raise ConfigError(f"reading.order must be one of {', '.join(READING_ORDERS)},"
+                          f" got {reading['order']!r}")
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", reading["push_time"]):
+        raise ConfigError(f"reading.push_time must look like 08:30, got {reading['push_time']!r}")
+    for day, tag in reading["weekly_plan"].items():
+        if day not in WEEKDAYS or not isinstance(tag, str):
+            raise ConfigError(f"reading.weekly_plan: {day!r} = {tag!r}: use a weekday name"
+                              " (monday..sunday) and a tag in quotes")
+    if reading["order"] == "weekly" and not reading["weekly_plan"]:
+        raise ConfigError('reading.order = "weekly" needs reading.weekly_plan')
 
 
 def _require_enabled(name: str, values: dict[str, Any]) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.library import load_library
+from bot.library_sync import SyncReport, sync_library
 from bot.services import Services
 from bot.store import audit, members
 
@@ -26,16 +28,20 @@ DEMO_ROSTER: tuple[tuple[str, str, str, str, str], ...] = (
 class InitReport:
     schema_version: int
     demo_members_added: int
+    content: SyncReport
 
 
 def initialise(services: Services, *, demo: bool = True) -> InitReport:
-    """Idempotent: safe to run before every start (`make run` does)."""
+    """Idempotent: safe to run before every start (`make run` does).
+
+    Raises ContentError naming the file, entry and field when content/ does not validate.
+    """
     db = services.store.db
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    added = 0
-    if demo:
-        added = add_demo_roster(services)
-    return InitReport(schema_version=version, demo_members_added=added)
+    library = load_library(services.config.content_path)
+    content = sync_library(services.store, library, services.clock.now())
+    added = add_demo_roster(services) if demo else 0
+    return InitReport(schema_version=version, demo_members_added=added, content=content)
 
 
 def add_demo_roster(services: Services) -> int:

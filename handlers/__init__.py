@@ -4,7 +4,7 @@ Text routes are tried in the order the modules are imported here: specific comma
 the broad natural-language patterns later; the fallback answers the rest.
 """
 
-from handlers import bind, checkin, events, help, stats  # noqa: F401  (they register routes)
+from handlers import bind, checkin, events, help, readings, stats  # noqa: F401  (registration)
 from handlers.router import Router, router
 
 __all__ = ["Router", "router"]

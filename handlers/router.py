@@ -18,6 +18,7 @@ from bot.context import Context
 from bot.messages import Inbound, Reply
 
 Handler = Callable[[Inbound, Context], Reply]
+Guess = Callable[[Inbound, Context], Reply | None]
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Router:
     text_routes: list[Route] = field(default_factory=list)
     event_routes: dict[str, Route] = field(default_factory=dict)
     kind_routes: dict[str, Route] = field(default_factory=dict)
+    guesses: list[Guess] = field(default_factory=list)
     fallback_route: Route | None = None
     unbound_route: Route | None = None
     refusal_route: Route | None = None
@@ -73,6 +75,13 @@ class Router:
             return handler
         return register
 
+    def guess(self, handler: Guess) -> Guess:
+        """A free-text interpreter tried, in registration order, when no text route matched
+        and the sender is a member; it returns None to pass to the next one (then the fallback).
+        """
+        self.guesses.append(handler)
+        return handler
+
     def fallback(self, handler: Handler) -> Handler:
         """What anything unmatched gets."""
         self.fallback_route = Route(handler.__name__, handler, needs_member=False)
@@ -103,6 +112,11 @@ class Router:
 
     def dispatch(self, inbound: Inbound, ctx: Context) -> Reply:
         route, match = self.route_for(inbound)
+        if route is self.fallback_route and inbound.kind == "text" and ctx.member is not None:
+            for guess in self.guesses:
+                reply = guess(inbound, ctx)
+                if reply is not None:
+                    return reply
         if route.needs_member and ctx.member is None:
             route = self._must(self.unbound_route)
         elif route.admin_only and not (ctx.member and ctx.member.is_admin):

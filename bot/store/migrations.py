@@ -76,6 +76,62 @@ MIGRATIONS: list[str] = [
         detail TEXT NOT NULL DEFAULT ''
     );
     """,
+    # 2: the reading library (curated and imported), its search index, the daily log, reminders
+    """
+    CREATE TABLE readings (
+        id INTEGER PRIMARY KEY,
+        slug TEXT NOT NULL UNIQUE,
+        source TEXT NOT NULL,
+        short TEXT NOT NULL,
+        version TEXT NOT NULL,
+        article_no TEXT NOT NULL,
+        article_key TEXT NOT NULL DEFAULT '',
+        chapter TEXT NOT NULL DEFAULT '',
+        title TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL,
+        tags TEXT NOT NULL DEFAULT '',
+        gloss TEXT NOT NULL DEFAULT '',
+        origin TEXT NOT NULL,
+        superseded INTEGER NOT NULL DEFAULT 0,
+        in_rotation INTEGER NOT NULL DEFAULT 1,
+        content_hash TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX readings_article ON readings(short, article_key);
+    CREATE TABLE sources (
+        name TEXT PRIMARY KEY,
+        short TEXT NOT NULL,
+        aliases TEXT NOT NULL DEFAULT ''
+    );
+    CREATE VIRTUAL TABLE search_index USING fts5(
+        kind UNINDEXED, ref UNINDEXED, title, body, tokenize = 'unicode61'
+    );
+    CREATE TABLE reading_log (
+        day TEXT NOT NULL,
+        audience TEXT NOT NULL,
+        reading_id INTEGER NOT NULL REFERENCES readings(id),
+        cycle INTEGER NOT NULL,
+        PRIMARY KEY (day, audience)
+    );
+    CREATE TABLE reminders (
+        id TEXT PRIMARY KEY,
+        occasion TEXT NOT NULL,
+        lead_workdays INTEGER NOT NULL,
+        is_default INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE imports (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        version TEXT NOT NULL,
+        file_hash TEXT NOT NULL,
+        articles INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        UNIQUE (source, version, file_hash)
+    );
+    """,
 ]
 
 
