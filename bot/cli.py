@@ -46,6 +46,8 @@ pass_ctx = click.make_pass_decorator(Ctx)
 def cli(click_ctx: click.Context, config_path: str) -> None:
     """清风 Qingfeng: daily study for a Party branch on WeChat and WeCom."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # APScheduler logs every run of the 15-second lease tick at INFO: keep only its warnings.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     click_ctx.obj = Ctx(config_path)
 
 
@@ -86,7 +88,6 @@ def config_group() -> None:
 def config_check(ctx: Ctx) -> None:
     """Validate the config file and the environment; say what is missing or wrong."""
     from bot.checks import config_warnings
-
     from bot.clock import Clock
 
     config = ctx.config  # raises a one-line ClickException when broken

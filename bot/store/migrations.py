@@ -132,6 +132,54 @@ MIGRATIONS: list[str] = [
         UNIQUE (source, version, file_hash)
     );
     """,
+    # 3: schedules, broadcasts and the delivery ledger; idempotent sandbox deliveries; alerts
+    """
+    CREATE TABLE schedules (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        workdays_only INTEGER NOT NULL DEFAULT 0,
+        audience TEXT NOT NULL,
+        content TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'active',
+        last_fire_at TEXT
+    );
+    CREATE TABLE broadcasts (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        schedule_id INTEGER REFERENCES schedules(id),
+        fire_at TEXT NOT NULL,
+        text TEXT NOT NULL,
+        audience TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'expanding',
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        broadcast_id INTEGER NOT NULL REFERENCES broadcasts(id),
+        member_id INTEGER NOT NULL REFERENCES members(id),
+        channel TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        text TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        sent_at TEXT,
+        UNIQUE (broadcast_id, member_id)
+    );
+    CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
+    ALTER TABLE sandbox_inbox ADD COLUMN delivery_key TEXT;
+    CREATE UNIQUE INDEX sandbox_inbox_delivery ON sandbox_inbox(delivery_key);
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    """,
 ]
 
 

@@ -1,0 +1,107 @@
+"""Access tokens shared by every process through SQLite.
+
+WeChat invalidates the previous token when a new one is fetched, so processes that each fetch
+their own keep knocking each other out (40001/42001). Here all of them read one stored token,
+and only one refreshes at a time: a short-lived lock row in kv, taken in a quick transaction so
+the HTTP fetch never holds SQLite's write lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from wechatpy.session import SessionStorage
+
+from bot.clock import Clock
+from bot.store import Store, kv
+
+log = logging.getLogger(__name__)
+REFRESH_LOCK_S = 10.0
+EARLY_EXPIRY_S = 300  # refresh five minutes before the platform's expiry
+TOKEN_FETCH_TIMEOUT_S = 5.0
+
+
+class TokenQuotaSpent(RuntimeError):
+    """45009 on the token URL: the day's 2,000 fetches are gone. Never retry in a loop."""
+
+
+class SQLiteSessionStorage(SessionStorage):
+    """wechatpy's SessionStorage on the kv table, with expiry (`ttl` seconds)."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = kv.get(self.store.db, f"session:{key}", self.clock.timestamp())
+        return default if value is None else json.loads(value)
+
+    def set(self, key: str, value: Any, ttl: int | None = None) -> None:
+        expires = self.clock.timestamp() + ttl if ttl else None
+        with self.store.transaction() as db:
+            kv.put(db, f"session:{key}", json.dumps(value), expires)
+
+    def delete(self, key: str) -> None:
+        with self.store.transaction() as db:
+            kv.delete(db, f"session:{key}")
+
+
+def refresh_token(storage: SQLiteSessionStorage, key: str, fetch: Callable[[], dict],
+                  *, stale: str | None = None, wait_s: float = REFRESH_LOCK_S) -> str:
+    """Return a valid token, fetching at most once across all processes.
+
+    `stale` is the token a call was just refused with: if another process has already stored a
+    different one, use it instead of fetching again.
+    """
+    deadline = time.monotonic() + wait_s
+    lock = f"lock:{key}"
+    while True:
+        current = storage.get(key)
+        if current and current != stale:
+            return current
+        if _take_lock(storage, lock):
+            try:
+                current = storage.get(key)
+                if current and current != stale:
+                    return current
+                return _fetch_and_store(storage, key, fetch)
+            finally:
+                with storage.store.transaction() as db:
+                    kv.delete(db, lock)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"another process held the token refresh lock for {key}")
+        time.sleep(0.1)  # another process is fetching: it will store the token shortly
+
+
+def _take_lock(storage: SQLiteSessionStorage, lock: str) -> bool:
+    now = storage.clock.timestamp()
+    with storage.store.transaction() as db:
+        if kv.get(db, lock, now) is not None:
+            return False
+        kv.put(db, lock, "1", now + REFRESH_LOCK_S)
+        return True
+
+
+def _fetch_and_store(storage: SQLiteSessionStorage, key: str, fetch: Callable[[], dict]) -> str:
+    result = fetch()
+    errcode = result.get("errcode", 0)
+    if errcode == 45009:
+        log.error("ALERT access token quota spent for %s: no more fetches today", key)
+        raise TokenQuotaSpent(f"token quota spent for {key}")
+    if errcode or "access_token" not in result:
+        raise RuntimeError(f"token fetch refused: errcode {errcode} {result.get('errmsg', '')}")
+    ttl = max(60, int(result.get("expires_in", 7200)) - EARLY_EXPIRY_S)
+    storage.set(key, result["access_token"], ttl)
+    return result["access_token"]
+
+
+def http_get_json(url: str, params: dict[str, str]) -> dict:
+    """GET a token endpoint with a bounded timeout (wechatpy's own fetch has none)."""
+    response = requests.get(url, params=params, timeout=TOKEN_FETCH_TIMEOUT_S)
+    response.raise_for_status()
+    return response.json()

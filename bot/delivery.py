@@ -1,0 +1,218 @@
+"""The delivery ledger: every broadcast reaches every recipient exactly once.
+
+A broadcast has a deterministic key (schedule id + fire time, or "reading:<day>"), unique in
+the store, so a second run of the same fire creates nothing. Expanding its audience writes one
+row per recipient, unique on (broadcast, member), so expanding twice adds nothing. Draining
+sends pending rows through their channel and records each outcome; a crash between the send and
+the record leaves the row pending, and the resend carries the platform's dedupe key (WeCom's
+duplicate check, the template's client_msg_id, the sandbox inbox's unique key).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from bot import audience as audiences
+from bot.channels import Channel, Outcome, Outgoing
+from bot.services import Services
+from bot.store import members as store_members
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 6
+EXPAND_CHUNK = 1000
+CLAIM_LIMIT = 2000
+
+# A text for one recipient: most broadcasts say the same to everyone; reminders carry {branch}.
+TextFor = Callable[[audiences.Recipient], str]
+
+
+@dataclass(frozen=True)
+class BroadcastCounts:
+    targeted: int
+    sent: int
+    pending: int
+    failed: int
+    undeliverable: int
+    reasons: dict[str, int]  # failure or undeliverable reason -> how many
+
+
+def create_broadcast(services: Services, *, key: str, text: str | TextFor,
+                     audience: Mapping[str, Any], fire_at: datetime,
+                     schedule_id: int | None = None) -> int:
+    """Create (or find) the broadcast with this key and expand it; returns its id.
+
+    Safe to call again for the same key: nothing is added twice.
+    """
+    summary = text if isinstance(text, str) else text(_sample_recipient())
+    with services.store.transaction() as db:
+        db.execute(
+            "INSERT INTO broadcasts (key, schedule_id, fire_at, text, audience, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            [key, schedule_id, fire_at.isoformat(), summary,
+             json.dumps(dict(audience), ensure_ascii=False), services.clock.now().isoformat()])
+        broadcast_id, status = db.execute("SELECT id, status FROM broadcasts WHERE key = ?",
+                                          [key]).fetchone()
+    if status == "expanding":
+        expand(services, broadcast_id, text, audience)
+    return int(broadcast_id)
+
+
+def _sample_recipient() -> audiences.Recipient:
+    return audiences.Recipient(0, "", "本支部", "none", "")
+
+
+def expand(services: Services, broadcast_id: int, text: str | TextFor,
+           audience: Mapping[str, Any]) -> int:
+    """One ledger row per recipient, in chunks; idempotent. Returns rows added."""
+    enabled = {name: bool(services.config.get(f"{name}.enabled"))
+               for name in ("wecom", "mp", "sandbox")}
+    db = services.store.db
+    recipients = [audiences.route(db, m, enabled) for m in audiences.members_of(db, audience)]
+    added = 0
+    for start in range(0, len(recipients), EXPAND_CHUNK):
+        with services.store.transaction() as tx:
+            for r in recipients[start:start + EXPAND_CHUNK]:
+                body = text if isinstance(text, str) else text(r)
+                status, error = ("pending", "") if r.channel != "none" else (
+                    "undeliverable", "no channel: not bound to WeCom or the Official Account")
+                added += tx.execute(
+                    "INSERT INTO deliveries (broadcast_id, member_id, channel, external_id, text,"
+                    " status, last_error) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (broadcast_id, member_id) DO NOTHING",
+                    [broadcast_id, r.member_id, r.channel, r.external_id, body, status, error],
+                ).rowcount
+    with services.store.transaction() as tx:
+        tx.execute("UPDATE broadcasts SET status = 'sending' WHERE id = ? AND status = 'expanding'",
+                   [broadcast_id])
+    return added
+
+
+def resume_expansions(services: Services, text_for: Callable[[int], str | TextFor]) -> None:
+    """Finish broadcasts a crash left half-expanded (their text is rebuilt by the caller)."""
+    rows = services.store.db.execute(
+        "SELECT id, audience FROM broadcasts WHERE status = 'expanding'").fetchall()
+    for broadcast_id, audience in rows:
+        expand(services, broadcast_id, text_for(broadcast_id), json.loads(audience))
+
+
+def drain(services: Services, channels: Mapping[str, Channel], *,
+          max_rounds: int = 1000) -> int:
+    """Send every due pending delivery; returns how many were settled (sent or given up)."""
+    settled = 0
+    for _ in range(max_rounds):
+        due = _claim_due(services)
+        if not due:
+            break
+        for channel_name, rows in due.items():
+            channel = channels.get(channel_name)
+            if channel is None:
+                settled += _record(services, [Outcome(r.delivery_id, "undeliverable",
+                                                      f"channel {channel_name} is not enabled")
+                                              for r in rows], {})
+                continue
+            by_id = {r.delivery_id: r for r in rows}
+            for start in range(0, len(rows), channel.batch_size):
+                batch = rows[start:start + channel.batch_size]
+                settled += _record(services, channel.send(batch), by_id)
+    _close_finished(services)
+    return settled
+
+
+def _claim_due(services: Services) -> dict[str, list[Outgoing]]:
+    rows = services.store.db.execute(
+        "SELECT id, member_id, channel, external_id, text, broadcast_id FROM deliveries"
+        " WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+        [services.clock.timestamp(), CLAIM_LIMIT]).fetchall()
+    due: dict[str, list[Outgoing]] = defaultdict(list)
+    for delivery_id, member_id, channel, external_id, text, broadcast_id in rows:
+        due[channel].append(Outgoing(delivery_id, member_id, external_id, text,
+                                     key=f"qf-b{broadcast_id}-m{member_id}"))
+    return due
+
+
+def _record(services: Services, outcomes: list[Outcome],
+            by_id: Mapping[int, Outgoing]) -> int:
+    """Write a batch's outcomes in one transaction; returns how many rows are now final."""
+    now = services.clock.now()
+    settled = 0
+    with services.store.transaction() as db:
+        for outcome in outcomes:
+            settled += _apply(db, outcome, now)
+            item = by_id.get(outcome.delivery_id)
+            if outcome.deactivate and item is not None:
+                channel = db.execute("SELECT channel FROM deliveries WHERE id = ?",
+                                     [outcome.delivery_id]).fetchone()[0]
+                store_members.set_identity_active(db, channel, item.external_id, False)
+    return settled
+
+
+def _apply(db: sqlite_utils.Database, outcome: Outcome, now: datetime) -> int:
+    attempts = db.execute("SELECT attempts FROM deliveries WHERE id = ?",
+                          [outcome.delivery_id]).fetchone()[0] + 1
+    status = outcome.status
+    if status == "retry" and attempts >= MAX_ATTEMPTS:
+        status = "failed"
+    if status == "retry":
+        delay = max(outcome.retry_after, backoff(attempts))
+        db.execute("UPDATE deliveries SET attempts = ?, last_error = ?, next_attempt_at = ?"
+                   " WHERE id = ?",
+                   [attempts, outcome.error, now.timestamp() + delay, outcome.delivery_id])
+        return 0
+    db.execute("UPDATE deliveries SET status = ?, attempts = ?, last_error = ?, sent_at = ?"
+               " WHERE id = ?",
+               [status, attempts, outcome.error, now.isoformat() if status == "sent" else None,
+                outcome.delivery_id])
+    return 1
+
+
+def backoff(attempts: int) -> float:
+    """Exponential with full jitter: 2, 4, 8, ... seconds (capped at 10 min), times 0.5-1.5."""
+    return min(600.0, 2.0 ** attempts) * random.uniform(0.5, 1.5)
+
+
+def _close_finished(services: Services) -> None:
+    with services.store.transaction() as db:
+        db.execute(
+            "UPDATE broadcasts SET status = 'done' WHERE status = 'sending' AND NOT EXISTS"
+            " (SELECT 1 FROM deliveries d WHERE d.broadcast_id = broadcasts.id"
+            " AND d.status = 'pending')")
+
+
+def counts(db: sqlite_utils.Database, broadcast_id: int) -> BroadcastCounts:
+    by_status = dict(db.execute(
+        "SELECT status, count(*) FROM deliveries WHERE broadcast_id = ? GROUP BY status",
+        [broadcast_id]).fetchall())
+    reasons = dict(db.execute(
+        "SELECT last_error, count(*) FROM deliveries WHERE broadcast_id = ?"
+        " AND status IN ('failed', 'undeliverable') GROUP BY last_error", [broadcast_id]).fetchall())
+    return BroadcastCounts(
+        targeted=sum(by_status.values()), sent=by_status.get("sent", 0),
+        pending=by_status.get("pending", 0), failed=by_status.get("failed", 0),
+        undeliverable=by_status.get("undeliverable", 0), reasons=reasons)
+
+
+def build_channels(services: Services) -> dict[str, Channel]:
+    """The enabled channels, each built once per process."""
+    from bot.channels.sandbox import SandboxChannel
+    from bot.channels.tokens import SQLiteSessionStorage
+    from bot.channels.wechat import OfficialAccountChannel, WeComChannel
+
+    config = services.config
+    channels: dict[str, Channel] = {}
+    storage = SQLiteSessionStorage(services.store, services.clock)
+    if config.get("sandbox.enabled"):
+        channels["sandbox"] = SandboxChannel(services.store, services.clock)
+    if config.get("wecom.enabled") and config.get("wecom.secret"):
+        channels["wecom"] = WeComChannel(config.section("wecom"), storage, services.clock)
+    if config.get("mp.enabled") and config.get("mp.app_secret"):
+        channels["mp"] = OfficialAccountChannel(config.section("mp"), storage)
+    return channels
