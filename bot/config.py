@@ -53,6 +53,10 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
     },
     "sandbox": {"enabled": (bool, True)},
     "bind": {"max_failures": (int, 5), "pause_minutes": (int, 15)},
+    "scheduler": {
+        "misfire_grace_s": (int, 3600),   # a fire missed by less is sent at start; older: missed
+        "tick_s": (int, 10),              # how often the leader looks for due fires
+    },
     "reading": {
         "order": (str, "shuffle"),        # sequential | shuffle | weekly
         "seed": (int, 2026),              # the shuffle's seed: same library, same order

@@ -104,9 +104,10 @@ def resume_expansions(services: Services, text_for: Callable[[int], str | TextFo
         expand(services, broadcast_id, text_for(broadcast_id), json.loads(audience))
 
 
-def drain(services: Services, channels: Mapping[str, Channel], *,
+def drain(services: Services, channels: Mapping[str, Channel] | None = None, *,
           max_rounds: int = 1000) -> int:
     """Send every due pending delivery; returns how many were settled (sent or given up)."""
+    channels = channels if channels is not None else channels_of(services)
     settled = 0
     for _ in range(max_rounds):
         due = _claim_due(services)
@@ -198,6 +199,13 @@ def counts(db: sqlite_utils.Database, broadcast_id: int) -> BroadcastCounts:
         targeted=sum(by_status.values()), sent=by_status.get("sent", 0),
         pending=by_status.get("pending", 0), failed=by_status.get("failed", 0),
         undeliverable=by_status.get("undeliverable", 0), reasons=reasons)
+
+
+def channels_of(services: Services) -> dict[str, Channel]:
+    """This process's channel adapters, built once."""
+    if services.channels is None:
+        services.channels = build_channels(services)
+    return services.channels
 
 
 def build_channels(services: Services) -> dict[str, Channel]:

@@ -3,7 +3,8 @@ and the scheduler."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from bot.clock import Clock
 from bot.config import Config
@@ -17,6 +18,8 @@ class Services:
     store: Store
     clock: Clock
     router: Router
+    # Channel adapters, built on first use by bot.delivery.channels_of (they hold HTTP sessions).
+    channels: dict[str, Any] | None = field(default=None, repr=False)
 
 
 def build_services(config: Config, clock: Clock | None = None) -> Services:

@@ -18,7 +18,6 @@ from bot.store import inbound
 from schedules import lease
 
 log = logging.getLogger(__name__)
-TICK_SECONDS = 15
 DEDUPE_KEEP = timedelta(days=7)  # WeChat retries within seconds; a week is generous
 
 
@@ -54,7 +53,11 @@ class SchedulerRunner:
 
     def start(self) -> None:
         self._scheduler = BackgroundScheduler(timezone=str(self.services.clock.tz))
-        self._scheduler.add_job(self.tick, "interval", seconds=TICK_SECONDS, id="tick",
+        # One interval job: each tick renews the lease and, on the leader, reads the schedules
+        # table (the truth) for due fires. Nothing is pickled; changes made by the CLI or another
+        # process are seen on the next tick.
+        tick_s = self.services.config.get("scheduler.tick_s")
+        self._scheduler.add_job(self.tick, "interval", seconds=tick_s, id="tick",
                                 max_instances=1, coalesce=True,
                                 next_run_time=self.services.clock.now())
         self._scheduler.start()
@@ -74,4 +77,6 @@ def forget_old_dedupe_records(services: Services) -> None:
 
 
 def default_jobs() -> list[Job]:
-    return [forget_old_dedupe_records]
+    from schedules import jobs
+
+    return [*jobs.default_jobs(), forget_old_dedupe_records]

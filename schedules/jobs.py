@@ -1,0 +1,157 @@
+"""The scheduler's jobs. They only decide what is due and build broadcasts; bot.delivery sends.
+
+Every fire has a deterministic broadcast key, so running a job twice (two ticks, a restart, a
+second process that briefly believed it led) creates nothing twice. A fire missed by more than
+the grace period is recorded as missed (a broadcast with no deliveries) for the admins to see.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+
+from bot import delivery
+from bot.audience import Recipient
+from bot.daily import format_reading, reading_for
+from bot.reminders import due_on, holiday_calendar
+from bot.services import Services
+from bot.store import kv
+from bot.store import schedules as store_schedules
+from schedules.timing import SpecError, fires_between, trigger_for
+
+log = logging.getLogger(__name__)
+EVERYONE = {"all": True}
+
+
+def _grace(services: Services) -> timedelta:
+    return timedelta(seconds=services.config.get("scheduler.misfire_grace_s"))
+
+
+def record_missed(services: Services, key: str, fire: datetime, audience: dict[str, Any],
+                  schedule_id: int | None, text: str) -> None:
+    with services.store.transaction() as db:
+        db.execute(
+            "INSERT INTO broadcasts (key, schedule_id, fire_at, text, audience, status,"
+            " created_at) VALUES (?, ?, ?, ?, ?, 'missed', ?) ON CONFLICT (key) DO NOTHING",
+            [key, schedule_id, fire.isoformat(), text, json.dumps(audience, ensure_ascii=False),
+             services.clock.now().isoformat()])
+    log.warning("missed %s (due %s, beyond the grace period)", key, fire.isoformat())
+
+
+def _handle_fire(services: Services, *, key: str, fire: datetime, audience: dict[str, Any],
+                 text: Callable[[], str | delivery.TextFor], schedule_id: int | None,
+                 label: str) -> None:
+    if services.clock.now() - fire > _grace(services):
+        record_missed(services, key, fire, audience, schedule_id, label)
+        return
+    delivery.create_broadcast(services, key=key, text=text(), audience=audience, fire_at=fire,
+                              schedule_id=schedule_id)
+
+
+def fire_admin_schedules(services: Services) -> None:
+    now = services.clock.now()
+    calendar = holiday_calendar(services)
+    for schedule in store_schedules.active(services.store.db):
+        try:
+            trigger = trigger_for(schedule.kind, schedule.spec, services.clock.tz)
+        except SpecError as exc:
+            log.error("schedule %s cannot fire: %s", schedule.id, exc)
+            continue
+        since = schedule.last_fire_at or schedule.created_at
+        workdays = calendar.is_workday if schedule.workdays_only else None
+        fires = list(fires_between(trigger, since, now, workdays))
+        for fire in fires:
+            _handle_fire(services, key=f"schedule:{schedule.id}:{fire.isoformat()}", fire=fire,
+                         audience=schedule.audience,
+                         text=lambda s=schedule, f=fire: render_content(services, s.content, f),
+                         schedule_id=schedule.id, label=describe_content(schedule.content))
+        with services.store.transaction() as db:
+            store_schedules.mark_handled(db, schedule.id, now)
+            if schedule.kind == "once" and not trigger.get_next_fire_time(None, now):
+                store_schedules.set_status(db, schedule.id, "done")
+
+
+def render_content(services: Services, content: dict[str, Any],
+                   fire: datetime) -> str | delivery.TextFor:
+    """The text of a fire: fixed text, the day's reading, or a reminder filled per branch."""
+    if "text" in content:
+        return str(content["text"])
+    if "reading" in content:
+        with services.store.transaction() as db:
+            reading = reading_for(db, fire.date(), services.config.section("reading"))
+        return format_reading(reading, fire.date()) if reading else "今日暂无纪法条文。"
+    if "reminder" in content:
+        row = services.store.db.execute("SELECT body FROM reminders WHERE id = ?",
+                                        [content["reminder"]]).fetchone()
+        body = row[0] if row else "请严守廉洁纪律。\n{branch}"
+        return lambda r, body=body: body.format(branch=r.branch)
+    raise ValueError(f"unknown schedule content {content!r}")
+
+
+def describe_content(content: dict[str, Any]) -> str:
+    if "text" in content:
+        return str(content["text"])[:200]
+    if "reading" in content:
+        return "（每日纪法条文）"
+    return f"（廉洁提醒 {content.get('reminder')}）"
+
+
+def _builtin_fires(services: Services, name: str, trigger: BaseTrigger,
+                   workdays_only: bool) -> list[datetime]:
+    """Fires of a built-in job since it last ran; the first run starts from now."""
+    now = services.clock.now()
+    key = f"builtin:{name}:handled"
+    stored = kv.get(services.store.db, key, now.timestamp())
+    since = datetime.fromisoformat(stored) if stored else now
+    workdays = holiday_calendar(services).is_workday if workdays_only else None
+    fires = list(fires_between(trigger, since, now, workdays))
+    with services.store.transaction() as db:
+        kv.put(db, key, now.isoformat(), None)
+    return fires
+
+
+def _push_trigger(services: Services) -> CronTrigger:
+    hour, minute = services.config.get("reading.push_time").split(":")
+    return CronTrigger(hour=int(hour), minute=int(minute), timezone=services.clock.tz)
+
+
+def fire_daily_reading(services: Services) -> None:
+    workdays_only = services.config.get("reading.workdays_only")
+    for fire in _builtin_fires(services, "reading", _push_trigger(services), workdays_only):
+        _handle_fire(services, key=f"reading:{fire.date()}", fire=fire, audience=EVERYONE,
+                     text=lambda f=fire: render_content(services, {"reading": "today"}, f),
+                     schedule_id=None, label="（每日纪法条文）")
+
+
+def fire_reminders(services: Services) -> None:
+    calendar = holiday_calendar(services)
+    for fire in _builtin_fires(services, "reminders", _push_trigger(services), True):
+        for plan in due_on(services, fire.date(), calendar):
+            body = plan.reminder.body
+            _handle_fire(services, key=f"reminder:{plan.reminder.id}:{fire.date()}", fire=fire,
+                         audience=EVERYONE, schedule_id=None, label=plan.reminder.title,
+                         text=lambda body=body: _per_branch(body))
+
+
+def _per_branch(body: str) -> delivery.TextFor:
+    def text(recipient: Recipient) -> str:
+        return body.format(branch=f"{recipient.branch}党支部" if not recipient.branch.endswith(
+            "支部") else recipient.branch)
+    return text
+
+
+def drain_deliveries(services: Services) -> None:
+    delivery.drain(services)
+
+
+def default_jobs() -> list[Callable[[Services], None]]:
+    """In order: decide what is due, then send it."""
+    return [fire_admin_schedules, fire_daily_reading, fire_reminders, drain_deliveries]
+
+
