@@ -250,6 +250,217 @@ def reminders_plan(ctx: Ctx, year: int | None) -> None:
                    f"{plan.date.note.removeprefix('估算：')}")
 
 
+@cli.group("schedule")
+def schedule_group() -> None:
+    """Scheduled messages: one-off or recurring, to everyone, branches, groups or members."""
+
+
+def _schedule_definition(at: str | None, daily: str | None, weekly: str | None,
+                         monthly: str | None, cron: str | None) -> tuple[str, dict]:
+    given = [(k, v) for k, v in (("once", at), ("daily", daily), ("weekly", weekly),
+                                 ("monthly", monthly), ("cron", cron)) if v]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of --at, --daily, --weekly, --monthly, --cron")
+    kind, value = given[0]
+    if kind == "once":
+        return kind, {"at": value.replace(" ", "T")}
+    if kind == "daily":
+        return kind, {"time": value}
+    if kind == "weekly":
+        days, _, time = value.rpartition(" ")
+        return kind, {"time": time, "weekdays": [d.strip().lower()[:3] for d in days.split(",")
+                                                 if d.strip()]}
+    if kind == "monthly":
+        day, _, time = value.partition(" ")
+        if not day.isdigit():
+            raise click.BadParameter("like '1 09:00' (day of month, time)", param_hint="--monthly")
+        return kind, {"day": int(day), "time": time}
+    return kind, {"cron": value}
+
+
+def _audience(to_all: bool, branch: tuple[str, ...], group: tuple[str, ...],
+              member: tuple[int, ...], role: tuple[str, ...]) -> dict:
+    audience: dict = {}
+    if to_all:
+        audience["all"] = True
+    for key, values in (("branches", branch), ("groups", group), ("members", member),
+                        ("roles", role)):
+        if values:
+            audience[key] = list(values)
+    if not audience:
+        raise click.UsageError("say who receives it: --all, --branch, --group, --member or --role")
+    return audience
+
+
+def _content(text: str | None, reading: bool, reminder: str | None) -> dict:
+    given = [c for c in ({"text": text} if text else None, {"reading": "today"} if reading
+                         else None, {"reminder": reminder} if reminder else None) if c]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of --text, --reading, --reminder")
+    return given[0]
+
+
+def _print_preview(preview) -> None:  # noqa: ANN001  (schedules.admin.Preview)
+    click.echo(f"发送对象：{preview.audience}（{preview.audience_size} 人）")
+    click.echo("接下来的发送时间：" + ("、".join(f"{f:%Y-%m-%d %H:%M}" for f in preview.next_fires)
+                                   or "（不会再发送）"))
+    click.echo("成员看到的内容：")
+    click.echo(preview.text)
+
+
+@schedule_group.command("add")
+@click.option("--at", help="Once: 'YYYY-MM-DD HH:MM'.")
+@click.option("--daily", help="Every day at 'HH:MM'.")
+@click.option("--weekly", help="'mon,fri HH:MM'.")
+@click.option("--monthly", help="'DAY HH:MM', e.g. '1 09:00' for the 主题党日.")
+@click.option("--cron", help="A crontab expression, e.g. '0 8 * * 1'.")
+@click.option("--workdays-only", is_flag=True, help="Skip non-working days (调休 honoured).")
+@click.option("--all", "to_all", is_flag=True, help="Send to every member.")
+@click.option("--branch", multiple=True, help="A branch (支部); repeatable.")
+@click.option("--group", multiple=True, help="A group (党小组); repeatable.")
+@click.option("--member", multiple=True, type=int, help="A member id; repeatable.")
+@click.option("--role", multiple=True, type=click.Choice(["member", "group_leader", "secretary",
+                                                          "admin"]), help="A role; repeatable.")
+@click.option("--text", help="The message.")
+@click.option("--reading", is_flag=True, help="The day's 纪法 reading.")
+@click.option("--reminder", help="An integrity reminder's id (see content/reminders.toml).")
+@pass_ctx
+def schedule_add(ctx: Ctx, at, daily, weekly, monthly, cron, workdays_only, to_all, branch,  # noqa: ANN001
+                 group, member, role, text, reading, reminder) -> None:
+    """Create a schedule and show its preview."""
+    from schedules import admin
+
+    kind, spec = _schedule_definition(at, daily, weekly, monthly, cron)
+    definition = {"kind": kind, "spec": spec, "workdays_only": workdays_only,
+                  "audience": _audience(to_all, branch, group, member, role),
+                  "content": _content(text, reading, reminder)}
+    services = ctx.services
+    try:
+        preview = admin.preview(services, **definition)
+        schedule_id = admin.create(services, **definition, actor="cli")
+    except admin.ScheduleError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"已创建定时消息 {schedule_id}：{admin.describe_when(kind, spec, workdays_only)}")
+    _print_preview(preview)
+
+
+@schedule_group.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include cancelled and finished ones.")
+@pass_ctx
+def schedule_list(ctx: Ctx, show_all: bool) -> None:
+    """List schedules."""
+    from bot import audience as audiences
+    from bot.store import schedules as store_schedules
+    from schedules import admin
+    from schedules.jobs import describe_content
+
+    rows = store_schedules.list_all(ctx.services.store.db, include_finished=show_all)
+    if not rows:
+        click.echo("还没有定时消息。")
+    for s in rows:
+        click.echo(f"{s.id:>3}  {admin.STATUS_NAMES[s.status]}  "
+                   f"{admin.describe_when(s.kind, s.spec, s.workdays_only)}  → "
+                   f"{audiences.describe(s.audience)}：{describe_content(s.content)[:30]}")
+
+
+def _schedule_or_fail(ctx: Ctx, schedule_id: int):  # noqa: ANN202
+    from bot.store import schedules as store_schedules
+
+    schedule = store_schedules.get(ctx.services.store.db, schedule_id)
+    if schedule is None:
+        raise click.ClickException(f"没有编号为 {schedule_id} 的定时消息")
+    return schedule
+
+
+@schedule_group.command("show")
+@click.argument("schedule_id", type=int)
+@pass_ctx
+def schedule_show(ctx: Ctx, schedule_id: int) -> None:
+    """A schedule and its broadcasts: targeted, sent, failed by reason, pending."""
+    from bot import audience as audiences
+    from bot import delivery
+    from bot.store import schedules as store_schedules
+    from schedules import admin
+    from schedules.jobs import describe_content
+
+    s = _schedule_or_fail(ctx, schedule_id)
+    db = ctx.services.store.db
+    click.echo(f"定时消息 {s.id}（{admin.STATUS_NAMES[s.status]}），由 {s.created_by} 创建于 "
+               f"{s.created_at:%Y-%m-%d %H:%M}")
+    click.echo(f"时间：{admin.describe_when(s.kind, s.spec, s.workdays_only)}")
+    click.echo(f"对象：{audiences.describe(s.audience)}")
+    click.echo(f"内容：{describe_content(s.content)}")
+    broadcasts = store_schedules.broadcasts_of(db, s.id)
+    if not broadcasts:
+        click.echo("尚未发送过。")
+    for b in broadcasts:
+        if b["status"] == "missed":
+            click.echo(f"{b['fire_at'][:16]}  错过（服务停机超过宽限期，未补发）")
+            continue
+        c = delivery.counts(db, b["id"])
+        click.echo(f"{b['fire_at'][:16]}  应发 {c.targeted}，已送达 {c.sent}，待发 {c.pending}，"
+                   f"失败 {c.failed}，无法送达 {c.undeliverable}")
+        for reason, number in c.reasons.items():
+            click.echo(f"    {number} 人：{reason}")
+
+
+@schedule_group.command("preview")
+@click.argument("schedule_id", type=int)
+@pass_ctx
+def schedule_preview(ctx: Ctx, schedule_id: int) -> None:
+    """The text as a member sees it, the audience size and the next five fire times."""
+    from schedules import admin
+
+    s = _schedule_or_fail(ctx, schedule_id)
+    try:
+        _print_preview(admin.preview(ctx.services, kind=s.kind, spec=s.spec,
+                                     workdays_only=s.workdays_only, audience=s.audience,
+                                     content=s.content))
+    except admin.ScheduleError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _status_command(name: str, status: str, done: str) -> None:
+    @schedule_group.command(name)
+    @click.argument("schedule_id", type=int)
+    @pass_ctx
+    def command(ctx: Ctx, schedule_id: int) -> None:
+        from schedules import admin
+
+        try:
+            admin.set_status(ctx.services, schedule_id, status, actor="cli")
+        except admin.ScheduleError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"定时消息 {schedule_id} {done}。")
+
+    command.__doc__ = {"paused": "Pause a schedule.", "active": "Resume a paused schedule.",
+                       "cancelled": "Cancel a schedule (kept for its history)."}[status]
+
+
+_status_command("pause", "paused", "已暂停")
+_status_command("resume", "active", "已恢复（暂停期间到期的不补发）")
+_status_command("cancel", "cancelled", "已取消")
+
+
+@schedule_group.command("send-now")
+@click.argument("schedule_id", type=int)
+@pass_ctx
+def schedule_send_now(ctx: Ctx, schedule_id: int) -> None:
+    """Send a schedule's message now, and deliver it."""
+    from bot import delivery
+    from schedules import admin
+
+    services = ctx.services
+    try:
+        broadcast_id = admin.send_now(services, schedule_id, actor="cli")
+    except admin.ScheduleError as exc:
+        raise click.ClickException(str(exc)) from None
+    delivery.drain(services)
+    c = delivery.counts(services.store.db, broadcast_id)
+    click.echo(f"已发送：应发 {c.targeted}，已送达 {c.sent}，待重试 {c.pending}，失败 {c.failed}，"
+               f"无法送达 {c.undeliverable}")
+
+
 def main() -> None:
     cli(prog_name="python -m bot")
 

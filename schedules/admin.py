@@ -1,0 +1,139 @@
+"""What admins do with schedules, shared by the CLI, chat commands and the console:
+create (validated), preview, pause, resume, cancel, send now, and report per broadcast."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot import audience as audiences
+from bot import delivery
+from bot.reminders import holiday_calendar
+from bot.services import Services
+from bot.store import audit
+from bot.store import schedules as store_schedules
+from schedules.jobs import describe_content, render_content
+from schedules.timing import KINDS, SpecError, next_fires, trigger_for
+
+MAX_TEXT = 600  # a WeCom text is at most 2,048 bytes; 600 Chinese characters fit
+KIND_NAMES = {"once": "一次", "daily": "每天", "weekly": "每周", "monthly": "每月", "cron": "cron"}
+
+
+class ScheduleError(ValueError):
+    """A schedule an admin asked for that cannot be made; the message says why (Chinese)."""
+
+
+@dataclass(frozen=True)
+class Preview:
+    text: str             # as a member sees it (for the first recipient's branch)
+    audience: str         # described in Chinese
+    audience_size: int
+    next_fires: list[datetime]
+
+
+def validate(services: Services, *, kind: str, spec: dict[str, Any], workdays_only: bool,
+             audience: dict[str, Any], content: dict[str, Any]) -> None:
+    if kind not in KINDS:
+        raise ScheduleError(f"不支持的类型 {kind}（可选：{'、'.join(KINDS)}）")
+    try:
+        trigger_for(kind, spec, services.clock.tz)
+        audiences.validate(audience)
+    except (SpecError, audiences.AudienceError) as exc:
+        raise ScheduleError(str(exc)) from None
+    if not audiences.members_of(services.store.db, audience):
+        raise ScheduleError(f"发送对象「{audiences.describe(audience)}」中没有在册党员")
+    if set(content) - {"text", "reading", "reminder"} or len(content) != 1:
+        raise ScheduleError("内容须为一段文字、今日纪法或一条廉洁提醒")
+    if "text" in content and not str(content["text"]).strip():
+        raise ScheduleError("消息内容不能为空")
+    if "text" in content and len(str(content["text"])) > MAX_TEXT:
+        raise ScheduleError(f"消息太长（最多 {MAX_TEXT} 字）")
+    if "reminder" in content and not services.store.db.execute(
+            "SELECT 1 FROM reminders WHERE id = ?", [content["reminder"]]).fetchone():
+        raise ScheduleError(f"没有编号为「{content['reminder']}」的廉洁提醒")
+
+
+def preview(services: Services, *, kind: str, spec: dict[str, Any], workdays_only: bool,
+            audience: dict[str, Any], content: dict[str, Any], count: int = 5) -> Preview:
+    validate(services, kind=kind, spec=spec, workdays_only=workdays_only, audience=audience,
+             content=content)
+    members = audiences.members_of(services.store.db, audience)
+    now = services.clock.now()
+    workdays = holiday_calendar(services).is_workday if workdays_only else None
+    fires = next_fires(trigger_for(kind, spec, services.clock.tz), now, count, workdays)
+    text = _sample_text(services, content, fires[0] if fires else now, members[0].branch)
+    return Preview(text, audiences.describe(audience), len(members), fires)
+
+
+def _sample_text(services: Services, content: dict[str, Any], fire: datetime, branch: str) -> str:
+    if "reading" in content:
+        return "（发送当天的每日纪法条文）"
+    text = render_content(services, content, fire)
+    if isinstance(text, str):
+        return text
+    return text(audiences.Recipient(0, "", branch, "none", ""))
+
+
+def create(services: Services, *, kind: str, spec: dict[str, Any], workdays_only: bool,
+           audience: dict[str, Any], content: dict[str, Any], actor: str) -> int:
+    validate(services, kind=kind, spec=spec, workdays_only=workdays_only, audience=audience,
+             content=content)
+    now = services.clock.now()
+    with services.store.transaction() as db:
+        schedule_id = store_schedules.add(db, kind=kind, spec=spec, workdays_only=workdays_only,
+                                          audience=audience, content=content, created_by=actor,
+                                          now=now)
+        audit.record(db, actor=actor, action="schedule add",
+                     detail=f"#{schedule_id} {kind} {spec} -> {audiences.describe(audience)}: "
+                            f"{describe_content(content)[:80]}", at=now)
+    return schedule_id
+
+
+def set_status(services: Services, schedule_id: int, status: str, *, actor: str) -> None:
+    allowed = {"paused": ("active",), "active": ("paused",), "cancelled": ("active", "paused")}
+    with services.store.transaction() as db:
+        schedule = store_schedules.get(db, schedule_id)
+        if schedule is None:
+            raise ScheduleError(f"没有编号为 {schedule_id} 的定时消息")
+        if schedule.status not in allowed[status]:
+            raise ScheduleError(f"定时消息 {schedule_id} 当前状态为「{STATUS_NAMES[schedule.status]}」，"
+                                f"不能改为「{STATUS_NAMES[status]}」")
+        store_schedules.set_status(db, schedule_id, status)
+        if status == "active":
+            # Resuming does not send what fell due while paused.
+            store_schedules.mark_handled(db, schedule_id, services.clock.now())
+        audit.record(db, actor=actor, action=f"schedule {status}", detail=f"#{schedule_id}",
+                     at=services.clock.now())
+
+
+STATUS_NAMES = {"active": "生效中", "paused": "已暂停", "cancelled": "已取消", "done": "已完成"}
+
+
+def send_now(services: Services, schedule_id: int, *, actor: str) -> int:
+    schedule = store_schedules.get(services.store.db, schedule_id)
+    if schedule is None:
+        raise ScheduleError(f"没有编号为 {schedule_id} 的定时消息")
+    now = services.clock.now()
+    with services.store.transaction() as db:
+        audit.record(db, actor=actor, action="schedule send-now", detail=f"#{schedule_id}",
+                     at=now)
+    return delivery.create_broadcast(
+        services, key=f"schedule:{schedule_id}:now:{now.isoformat()}",
+        text=render_content(services, schedule.content, now), audience=schedule.audience,
+        fire_at=now, schedule_id=schedule_id)
+
+
+def describe_when(kind: str, spec: dict[str, Any], workdays_only: bool) -> str:
+    suffix = "（仅工作日）" if workdays_only else ""
+    if kind == "once":
+        return f"{spec['at'].replace('T', ' ')}{suffix}"
+    if kind == "daily":
+        return f"每天 {spec['time']}{suffix}"
+    if kind == "weekly":
+        days = "、".join("周" + "一二三四五六日"[("mon", "tue", "wed", "thu", "fri", "sat",
+                                                   "sun").index(d)] for d in spec["weekdays"])
+        return f"每{days} {spec['time']}{suffix}"
+    if kind == "monthly":
+        return f"每月 {spec['day']} 日 {spec['time']}{suffix}"
+    return f"cron {spec['cron']}{suffix}"
