@@ -7,9 +7,10 @@ Only registered when [sandbox] is enabled: it lets anyone act as any member.
 
 from __future__ import annotations
 
+import re
 import secrets
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
 from bot.conversation import handle_inbound
@@ -19,6 +20,10 @@ from bot.store import members, sandbox
 
 bp = Blueprint("simulator", __name__, url_prefix="/sim")
 MAX_TEXT = 2000  # WeChat's own limit on a text message is 2,048 bytes
+# A roster member ("m" + id) or a visitor from /api/visitor ("v" + hex); ASCII only, since
+# str.isdigit() also accepts "²" and "١", which int() or SQLite then reject.
+USER_RE = re.compile(r"m[0-9]{1,9}|v[0-9A-Za-z]{1,31}")
+MAX_AFTER_DIGITS = 18  # an inbox row id; more digits would overflow SQLite's 64-bit integer
 
 
 def _services() -> Services:
@@ -58,7 +63,8 @@ def send() -> ResponseReturnValue:
     if len(text) > MAX_TEXT:
         return jsonify(error=f"消息太长（最多 {MAX_TEXT} 字）"), 400
     services = _services()
-    _bind_member_identity(services, user)
+    if not _bind_member_identity(services, user):
+        return jsonify(error="名册中没有这位成员（或已停用），请刷新页面后重新选择"), 400
     now = services.clock.now()
     inbound = Inbound(
         channel="sandbox", user=user, kind="text" if kind == "text" else "event",
@@ -73,26 +79,32 @@ def send() -> ResponseReturnValue:
 def inbox() -> ResponseReturnValue:
     user = request.args.get("user", "")
     after = request.args.get("after", "0")
-    if not _valid_user(user) or not after.isdigit():
-        abort(400)
+    if not _valid_user(user):
+        return jsonify(error="请先选择一位成员"), 400
+    if not (after.isascii() and after.isdigit() and len(after) <= MAX_AFTER_DIGITS):
+        return jsonify(error="参数 after 应为消息编号"), 400
     rows = sandbox.messages_for(_services().store.db, user, int(after))
     return jsonify(messages=rows)
 
 
 def _valid_user(user: str) -> bool:
-    return len(user) <= 32 and user[:1] in ("m", "v") and user[1:].isalnum()
+    return USER_RE.fullmatch(user) is not None
 
 
-def _bind_member_identity(services: Services, user: str) -> None:
-    """Acting as roster member N binds the sandbox identity mN to that member (idempotent)."""
-    if not user.startswith("m") or not user[1:].isdigit():
-        return
+def _bind_member_identity(services: Services, user: str) -> bool:
+    """Acting as roster member N binds the sandbox identity mN to that member (idempotent).
+
+    False (and nothing stored) if there is no active member N; visitors pass through."""
+    if not user.startswith("m"):
+        return True
     member_id = int(user[1:])
     db = services.store.db
+    member = members.get_member(db, member_id)
+    if member is None or not member.active:
+        return False
     if members.find_by_identity(db, "sandbox", user) is not None:
-        return
-    if members.get_member(db, member_id) is None:
-        abort(400)
+        return True
     with services.store.transaction() as tx:
         members.bind_identity(tx, channel="sandbox", external_id=user, member_id=member_id,
                               now=services.clock.now())
+    return True

@@ -9,6 +9,10 @@
   let user = "";
   let lastPush = 0;
   let timer = null;
+  let pollingFor = -1; // the generation whose poll is in flight
+  // Bumped on every change of identity: an answer that arrives for an earlier identity is dropped,
+  // so one member's reply or push never shows up in another member's chat.
+  let generation = 0;
 
   function bubble(kind, body) {
     const li = document.createElement("li");
@@ -33,21 +37,30 @@
   }
 
   async function pollInbox() {
-    if (!user) return;
+    const gen = generation;
+    if (!user || pollingFor === gen) return; // a slow poll still running would show its pushes twice
+    pollingFor = gen;
     try {
       const res = await fetch(`/sim/api/inbox?user=${encodeURIComponent(user)}&after=${lastPush}`);
       if (!res.ok) return;
       const body = await res.json();
+      if (gen !== generation) return;
       for (const m of body.messages) {
+        if (m.id <= lastPush) continue;
         bubble("push", m.text);
-        lastPush = Math.max(lastPush, m.id);
+        lastPush = m.id;
       }
-    } catch (e) { /* offline for a moment: the next poll catches up */ }
+    } catch (e) {
+      /* offline for a moment: the next poll catches up */
+    } finally {
+      if (pollingFor === gen) pollingFor = -1;
+    }
   }
 
   function choose(newUser, name) {
     user = newUser;
     lastPush = 0;
+    generation += 1;
     chat.innerHTML = "";
     title.textContent = name || "未选择成员";
     text.disabled = send.disabled = !user;
@@ -64,11 +77,12 @@
     if (!user) return;
     if (kind === "text") bubble("me", body);
     else bubble("system", "（已关注公众号）");
+    const gen = generation;
     try {
       const res = await post("/sim/api/send", { user, text: body, kind });
-      if (res.reply) bubble("bot", res.reply);
+      if (gen === generation && res.reply) bubble("bot", res.reply);
     } catch (e) {
-      bubble("system", `出错了：${e.message}`);
+      if (gen === generation) bubble("system", `出错了：${e.message}`);
     }
   }
 
@@ -77,9 +91,13 @@
     choose(who.value, opt && who.value ? opt.dataset.name : "");
   });
   document.getElementById("visitor").addEventListener("click", async () => {
-    const res = await post("/sim/api/visitor", {});
-    who.value = "";
-    choose(res.user, res.name);
+    try {
+      const res = await post("/sim/api/visitor", {});
+      who.value = "";
+      choose(res.user, res.name);
+    } catch (e) {
+      bubble("system", `出错了：${e.message}`);
+    }
   });
   document.getElementById("subscribe").addEventListener("click", () => say("subscribe", ""));
   document.getElementById("composer").addEventListener("submit", (ev) => {
