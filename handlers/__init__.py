@@ -4,7 +4,15 @@ Text routes are tried in the order the modules are imported here: specific comma
 the broad natural-language patterns later; the fallback answers the rest.
 """
 
-from handlers import bind, checkin, events, help, readings, stats  # noqa: F401  (registration)
+from handlers import (  # noqa: F401  (importing registers their routes)
+    admin,
+    bind,
+    checkin,
+    events,
+    help,
+    readings,
+    stats,
+)
 from handlers.router import Router, router
 
 __all__ = ["Router", "router"]
