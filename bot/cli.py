@@ -461,6 +461,25 @@ def schedule_send_now(ctx: Ctx, schedule_id: int) -> None:
                f"无法送达 {c.undeliverable}")
 
 
+@cli.group("deliveries")
+def deliveries_group() -> None:
+    """The delivery ledger."""
+
+
+@deliveries_group.command("drain")
+@pass_ctx
+def deliveries_drain(ctx: Ctx) -> None:
+    """Send every pending delivery that is due now (also finishes interrupted fan-outs)."""
+    from bot import delivery
+
+    services = ctx.services
+    delivery.resume_expansions(services)
+    settled = delivery.drain(services)
+    pending = services.store.db.execute(
+        "SELECT count(*) FROM deliveries WHERE status = 'pending'").fetchone()[0]
+    click.echo(f"本次处理 {settled} 条；仍待重试 {pending} 条。")
+
+
 def main() -> None:
     cli(prog_name="python -m bot")
 

@@ -96,12 +96,13 @@ def expand(services: Services, broadcast_id: int, text: str | TextFor,
     return added
 
 
-def resume_expansions(services: Services, text_for: Callable[[int], str | TextFor]) -> None:
-    """Finish broadcasts a crash left half-expanded (their text is rebuilt by the caller)."""
+def resume_expansions(services: Services) -> None:
+    """Finish broadcasts a crash left half-expanded. Scheduled fires are re-handled by their
+    job with the right text first; what is left (a send-now) resumes with the stored text."""
     rows = services.store.db.execute(
-        "SELECT id, audience FROM broadcasts WHERE status = 'expanding'").fetchall()
-    for broadcast_id, audience in rows:
-        expand(services, broadcast_id, text_for(broadcast_id), json.loads(audience))
+        "SELECT id, audience, text FROM broadcasts WHERE status = 'expanding'").fetchall()
+    for broadcast_id, audience, text in rows:
+        expand(services, broadcast_id, text, json.loads(audience))
 
 
 def drain(services: Services, channels: Mapping[str, Channel] | None = None, *,

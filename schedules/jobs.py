@@ -103,17 +103,21 @@ def describe_content(content: dict[str, Any]) -> str:
 
 
 def _builtin_fires(services: Services, name: str, trigger: BaseTrigger,
-                   workdays_only: bool) -> list[datetime]:
-    """Fires of a built-in job since it last ran; the first run starts from now."""
+                   workdays_only: bool) -> tuple[list[datetime], datetime]:
+    """Fires of a built-in job since it was last handled (the first run starts from now), and
+    the time to record as handled once they are (see _mark_handled)."""
     now = services.clock.now()
-    key = f"builtin:{name}:handled"
-    stored = kv.get(services.store.db, key, now.timestamp())
+    stored = kv.get(services.store.db, f"builtin:{name}:handled", now.timestamp())
     since = datetime.fromisoformat(stored) if stored else now
     workdays = holiday_calendar(services).is_workday if workdays_only else None
-    fires = list(fires_between(trigger, since, now, workdays))
+    return list(fires_between(trigger, since, now, workdays)), now
+
+
+def _mark_handled(services: Services, name: str, up_to: datetime) -> None:
+    # Recorded after the fires' broadcasts exist: a crash before this re-handles them, and
+    # their keys make that a no-op.
     with services.store.transaction() as db:
-        kv.put(db, key, now.isoformat(), None)
-    return fires
+        kv.put(db, f"builtin:{name}:handled", up_to.isoformat(), None)
 
 
 def _push_trigger(services: Services) -> CronTrigger:
@@ -123,20 +127,24 @@ def _push_trigger(services: Services) -> CronTrigger:
 
 def fire_daily_reading(services: Services) -> None:
     workdays_only = services.config.get("reading.workdays_only")
-    for fire in _builtin_fires(services, "reading", _push_trigger(services), workdays_only):
+    fires, now = _builtin_fires(services, "reading", _push_trigger(services), workdays_only)
+    for fire in fires:
         _handle_fire(services, key=f"reading:{fire.date()}", fire=fire, audience=EVERYONE,
                      text=lambda f=fire: render_content(services, {"reading": "today"}, f),
                      schedule_id=None, label="（每日纪法条文）")
+    _mark_handled(services, "reading", now)
 
 
 def fire_reminders(services: Services) -> None:
     calendar = holiday_calendar(services)
-    for fire in _builtin_fires(services, "reminders", _push_trigger(services), True):
+    fires, now = _builtin_fires(services, "reminders", _push_trigger(services), True)
+    for fire in fires:
         for plan in due_on(services, fire.date(), calendar):
             body = plan.reminder.body
             _handle_fire(services, key=f"reminder:{plan.reminder.id}:{fire.date()}", fire=fire,
                          audience=EVERYONE, schedule_id=None, label=plan.reminder.title,
                          text=lambda body=body: _per_branch(body))
+    _mark_handled(services, "reminders", now)
 
 
 def _per_branch(body: str) -> delivery.TextFor:
@@ -147,6 +155,7 @@ def _per_branch(body: str) -> delivery.TextFor:
 
 
 def drain_deliveries(services: Services) -> None:
+    delivery.resume_expansions(services)
     delivery.drain(services)
 
 
