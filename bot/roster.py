@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +28,7 @@ COLUMNS = {
     "角色": "role", "role": "role",
 }
 REQUIRED = ("name", "branch")
+LINE = "_line"  # each row's number in the file (1 = header), kept across blank rows
 PHONE = re.compile(r"^(?:\+?86)?1\d{10}$|^\d{7,15}$")
 WECOM_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
@@ -72,7 +75,10 @@ def read_table(path: Path) -> list[dict[str, str]]:
     if suffix == ".xlsx":
         table = _xlsx_rows(path)
     elif suffix in (".csv", ".txt"):
-        table = list(csv.reader(io.StringIO(_decode(path.read_bytes()))))
+        try:
+            table = list(csv.reader(io.StringIO(_decode(path.read_bytes()))))
+        except csv.Error:
+            raise RosterError("无法读取 CSV 文件：格式不对或单元格太长") from None
     else:
         raise RosterError(f"不支持的文件类型 {suffix or '(无扩展名)'}：请用 .csv 或 .xlsx")
     return _keyed(table)
@@ -93,16 +99,25 @@ def _xlsx_rows(path: Path) -> list[list[str]]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    # Not a zip (BadZipFile), a damaged one (zlib.error), or broken sheet XML (a SyntaxError,
+    # raised while iterating in read-only mode): all mean the file cannot be read.
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+        try:
+            sheet = book.worksheets[0]
+            table: list[list[str]] = []
+            filled = 0
+            for values in sheet.iter_rows(values_only=True):
+                table.append([_cell(value) for value in values])
+                filled += any(table[-1])
+                if filled > MAX_ROWS + 1:  # header + one row too many: enough to refuse it
+                    break
+            return table
+        finally:
+            book.close()
+    except (InvalidFileException, zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError,
+            ValueError, SyntaxError) as exc:
         raise RosterError(f"无法读取 Excel 文件：{type(exc).__name__}") from None
-    try:
-        sheet = book.worksheets[0]
-        return [[_cell(value) for value in row]
-                for row in sheet.iter_rows(values_only=True, max_row=MAX_ROWS + 1)]
-    finally:
-        book.close()
 
 
 def _cell(value: object) -> str:
@@ -114,18 +129,20 @@ def _cell(value: object) -> str:
 
 
 def _keyed(table: list[list[str]]) -> list[dict[str, str]]:
-    table = [row for row in table if any(cell.strip() for cell in row)]
-    if not table:
+    numbered = [(line, row) for line, row in enumerate(table, start=1)
+                if any(cell.strip() for cell in row)]
+    if not numbered:
         raise RosterError("文件是空的")
-    header = [COLUMNS.get(cell.strip()) for cell in table[0]]
+    header = [COLUMNS.get(cell.strip()) for cell in numbered[0][1]]
     missing = [name for name, key in (("姓名", "name"), ("支部", "branch")) if key not in header]
     if missing:
         raise RosterError(f"表头缺少列：{'、'.join(missing)}（第一行应为 姓名,支部,党小组,手机,企业微信账号,角色）")
-    if len(table) - 1 > MAX_ROWS:
+    if len(numbered) - 1 > MAX_ROWS:
         raise RosterError(f"行数太多（最多 {MAX_ROWS} 行）")
     rows = []
-    for cells in table[1:]:
+    for line, cells in numbered[1:]:
         row = {key: cells[i].strip() for i, key in enumerate(header) if key and i < len(cells)}
+        row[LINE] = str(line)
         rows.append(row)
     return rows
 
@@ -135,7 +152,8 @@ def check_rows(rows: list[dict[str, str]], store: Store) -> RosterCheck:
     check = RosterCheck()
     seen_people: dict[tuple[str, str], int] = {}
     seen_wecom: dict[str, int] = {}
-    for number, raw in enumerate(rows, start=2):  # row 1 is the header
+    for index, raw in enumerate(rows, start=2):  # row 1 is the header
+        number = int(raw.get(LINE, index))  # the file's own row number, blank rows counted
         problems, row = _check_row(number, raw)
         key = (row.branch, row.name)
         if row.name and row.branch and key in seen_people:
