@@ -481,7 +481,14 @@ def deliveries_drain(ctx: Ctx) -> None:
 
 
 def main() -> None:
-    cli(prog_name="python -m bot")
+    from bot.store import StoreBusy
+
+    try:
+        cli(prog_name="python -m bot")
+    except StoreBusy as exc:
+        # The database is locked by another process or the disk is full; nothing was written.
+        click.echo(f"Error: 数据库暂时无法写入（{exc}），未做任何修改，请稍后再试。", err=True)
+        sys.exit(1)
 
 
 __all__ = ["cli", "main", "date"]
