@@ -60,6 +60,7 @@ def sync_library(store: Store, library: Library, now: datetime) -> SyncReport:
     """Upsert every curated reading and reminder; retire readings removed from the files."""
     changed = 0
     with store.transaction() as db:
+        store_readings.ensure_index(db)
         for reading in library.readings:
             changed += _upsert_curated(db, reading, now)
         retired = store_readings.retire_missing(db, LIBRARY, {r.id for r in library.readings})
@@ -102,6 +103,7 @@ def import_regulation(store: Store, path: Path, parsed: ParsedRegulation, *,
         raise RegulationError("the text names no version year: give --version YEAR")
     file_hash = hashlib.sha256(path.read_bytes()).hexdigest()
     with store.transaction() as db:
+        store_readings.ensure_index(db)
         short = _short_name(db, name)
         newest = store_readings.newest_version(db, name)
         is_current = newest is None or store_readings._year(newest) <= store_readings._year(year)

@@ -29,7 +29,8 @@ def todays_reading(inbound: Inbound, ctx: Context) -> Reply:
     return Reply(format_reading(reading, today))
 
 
-@router.text(pattern=rf"(?:查看?|看)?\s*(?P<source>[^\s\d第]{{0,20}}?)\s*第(?P<num>{NUMERAL})条"
+# "第 88 条": phone keyboards often put spaces around digits.
+@router.text(pattern=rf"(?:查看?|看)?\s*(?P<source>[^\s\d第]{{0,20}}?)\s*第\s?(?P<num>{NUMERAL})\s?条"
                      rf"(?:之(?P<sub>{NUMERAL}))?(?:是什么|讲的?什么|说了什么|内容)?[?？。]?")
 def article_lookup(inbound: Inbound, ctx: Context) -> Reply:
     assert ctx.match is not None
@@ -46,10 +47,18 @@ def article_lookup(inbound: Inbound, ctx: Context) -> Reply:
     found = store_readings.by_article(ctx.db, key, short)
     if not found:
         where = f"《{named}》" if named else "纪法条文库"
-        return Reply(f"{where}里没有找到第{number}条。发送「搜 关键词」试试全文搜索。")
+        label = f"第{ctx.match.group('num')}条" + (f"之{sub}" if sub else "")  # as the member wrote it
+        return Reply(f"{where}里没有找到{label}。发送「搜 关键词」试试全文搜索。")
     if short is None and len({r.short for r in found}) > 1:
-        listed = "\n".join(f"· {r.short}{r.article_no}　{r.title}" for r in found[:5])
-        return Reply(f"有几部法规都有这一条，请说明是哪一部，例如「{found[0].short}{found[0].article_no}」：\n{listed}")
+        # One line per source (a curated reading and the same imported article are one), and
+        # every source: a member must be able to see the one they meant.
+        first_of = {r.short: r for r in reversed(found)}
+        listed = "\n".join(f"· {r.short}{r.article_no}　{r.title}"
+                           for r in found if first_of[r.short] is r)
+        # The example must be something the lookup understands: 第X条, not 八项规定's 第X项.
+        example = next((r for r in found if r.article_no.endswith("条")), found[0])
+        return Reply(f"有几部法规都有这一条，请说明是哪一部，例如「{example.short}{example.article_no}」："
+                     f"\n{listed}")
     return Reply(format_reading(found[0]))
 
 

@@ -57,8 +57,11 @@ def upsert_reading(db: sqlite_utils.Database, *, slug: str, source: str, short: 
     """Insert or update by slug; True if anything changed. Re-indexes changed rows."""
     digest = content_hash(source, short, version, article_no, chapter, title, kind, body, tags,
                           gloss)
-    row = db.execute("SELECT id, content_hash FROM readings WHERE slug = ?", [slug]).fetchone()
-    if row is not None and row[1] == digest:
+    row = db.execute("SELECT id, content_hash, in_rotation FROM readings WHERE slug = ?",
+                     [slug]).fetchone()
+    # A retired reading put back in the content files must come back (rotation and index),
+    # even when its text did not change.
+    if row is not None and row[1] == digest and row[2]:
         return False
     values = [source, short, version, article_no, article_key, chapter, title, kind, body,
               " ".join(tags), gloss, origin, digest, now.isoformat()]
@@ -75,9 +78,28 @@ def upsert_reading(db: sqlite_utils.Database, *, slug: str, source: str, short: 
             " article_key = ?, chapter = ?, title = ?, kind = ?, body = ?, tags = ?, gloss = ?,"
             " origin = ?, content_hash = ?, updated_at = ?, in_rotation = 1 WHERE id = ?",
             [*values, reading_id])
-    search.index_document(db, "reading", reading_id, f"{short} {article_no} {title}",
-                          f"{body} {gloss} {' '.join(tags)}")
+    _index(db, reading_id, short, article_no, title, body, gloss, " ".join(tags))
     return True
+
+
+def _index(db: sqlite_utils.Database, reading_id: int, short: str, article_no: str, title: str,
+           body: str, gloss: str, tags: str) -> None:
+    search.index_document(db, "reading", reading_id, f"{short} {article_no} {title}",
+                          f"{body} {gloss} {tags}")
+
+
+def ensure_index(db: sqlite_utils.Database) -> int:
+    """Rebuild the readings' search index when an older version of the code laid it out
+    differently (see bot.search); 0 when it is fine, which costs one scan of the index."""
+    if not search.has_misplaced(db):
+        return 0
+    search.drop_misplaced(db)
+    db.execute("DELETE FROM search_index WHERE kind = 'reading'")
+    rows = db.execute("SELECT id, short, article_no, title, body, gloss, tags FROM readings"
+                      " WHERE in_rotation = 1").fetchall()
+    for row in rows:
+        _index(db, *row)
+    return len(rows)
 
 
 def retire_missing(db: sqlite_utils.Database, origin: str, keep_slugs: set[str]) -> int:
@@ -148,10 +170,23 @@ def by_article(db: sqlite_utils.Database, article_key: str,
     return [_reading(row) for row in db.execute(sql, params)]
 
 
+# An imported article that the curated library also carries (same source, version and article)
+# is shadowed: the curated reading, with its title and gloss, stands for it, so the daily push
+# does not serve the same article twice and search does not list it twice.
+SHADOWED = (
+    "readings.origin = 'import' AND readings.article_key != '' AND EXISTS ("
+    "SELECT 1 FROM readings AS curated WHERE curated.short = readings.short"
+    " AND curated.article_key = readings.article_key AND curated.version = readings.version"
+    " AND curated.origin = 'library' AND curated.superseded = 0 AND curated.in_rotation = 1)"
+)
+# The readings a member may be shown: current, in the library, not shadowed.
+CURRENT = f"readings.in_rotation = 1 AND readings.superseded = 0 AND NOT ({SHADOWED})"
+
+
 def rotation(db: sqlite_utils.Database) -> list[StoredReading]:
     """Readings eligible for the daily push, in library order (source, then article)."""
     rows = db.execute(
-        f"SELECT {_COLUMNS} FROM readings WHERE in_rotation = 1 AND superseded = 0"
+        f"SELECT {_COLUMNS} FROM readings WHERE {CURRENT}"
         " ORDER BY short, CAST(article_key AS INTEGER), article_key, id")
     return [_reading(row) for row in rows]
 
