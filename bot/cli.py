@@ -293,8 +293,10 @@ def _audience(to_all: bool, branch: tuple[str, ...], group: tuple[str, ...],
 
 
 def _content(text: str | None, reading: bool, reminder: str | None) -> dict:
-    given = [c for c in ({"text": text} if text else None, {"reading": "today"} if reading
-                         else None, {"reminder": reminder} if reminder else None) if c]
+    # `is not None`: --text "" was given, and deserves "消息内容不能为空", not "give one of".
+    given = [c for c in ({"text": text} if text is not None else None,
+                         {"reading": "today"} if reading else None,
+                         {"reminder": reminder} if reminder is not None else None) if c]
     if len(given) != 1:
         raise click.UsageError("give exactly one of --text, --reading, --reminder")
     return given[0]
@@ -471,9 +473,10 @@ def deliveries_group() -> None:
 def deliveries_drain(ctx: Ctx) -> None:
     """Send every pending delivery that is due now (also finishes interrupted fan-outs)."""
     from bot import delivery
+    from schedules.jobs import resume_expansions
 
     services = ctx.services
-    delivery.resume_expansions(services)
+    resume_expansions(services)  # reminders are finished with each member's branch name
     settled = delivery.drain(services)
     pending = services.store.db.execute(
         "SELECT count(*) FROM deliveries WHERE status = 'pending'").fetchone()[0]

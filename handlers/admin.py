@@ -64,6 +64,12 @@ def confirm(inbound: Inbound, ctx: Context) -> Reply:
     content = {"text": pending["text"]}
     if not audiences.members_of(ctx.db, pending["audience"]):
         return Reply("发送对象中已没有在册党员，未创建。")
+    if datetime.fromisoformat(pending["at"]).replace(tzinfo=ctx.clock.tz) <= ctx.clock.now():
+        # Confirmed after its own time: it would never be sent, yet the admin would be told
+        # "将于 ... 发送".
+        kv.delete(ctx.db, _pending_key(ctx))
+        return Reply(f"{pending['at'].replace('T', ' ')} 已经过去，这条定时消息未创建。"
+                     "请换一个将来的时间重新设置。")
     schedule_id = store_schedules.add(ctx.db, kind="once", spec=spec, workdays_only=False,
                                       audience=pending["audience"], content=content,
                                       created_by=f"chat:{ctx.member.name}", now=ctx.clock.now())
@@ -103,6 +109,10 @@ def cancel_schedule(inbound: Inbound, ctx: Context) -> Reply:
     schedule = store_schedules.get(ctx.db, schedule_id)
     if schedule is None or schedule.status not in ("active", "paused"):
         return Reply(f"没有可以取消的定时消息 {schedule_id}。发送「定时列表」查看。")
+    if not _may_send_to(ctx, schedule.audience):
+        # A secretary may only schedule for their own branch, so may only cancel those too.
+        return Reply(f"定时消息 {schedule_id} 的对象不只是本支部（{ctx.member.branch}），"
+                     "支部书记不能取消。请联系党务干部。")
     store_schedules.set_status(ctx.db, schedule_id, "cancelled")
     from bot.store import audit
 
@@ -161,15 +171,19 @@ def _audience(ctx: Context, who: str) -> dict | str:
             return f"「{who}」可能指：{names}。请写出完整名称。"
         key, name = found[0]
         audience = {key: [name]}
-    if ctx.member.role == "secretary":
-        allowed = audience.get("branches") == [ctx.member.branch] or (
-            "groups" in audience and all(
-                any(m.grp == g and m.branch == ctx.member.branch
-                    for m in store_members.list_members(ctx.db, branch=ctx.member.branch))
-                for g in audience["groups"]))
-        if not allowed:
-            return f"支部书记只能给本支部（{ctx.member.branch}）发送定时消息。"
+    if not _may_send_to(ctx, audience):
+        return f"支部书记只能给本支部（{ctx.member.branch}）发送定时消息。"
     return audience
+
+
+def _may_send_to(ctx: Context, audience: dict) -> bool:
+    """Admins reach anyone; a branch secretary only members of their own branch (a group of
+    the same name in another branch counts as another branch)."""
+    assert ctx.member is not None
+    if ctx.member.role != "secretary":
+        return True
+    reached = audiences.members_of(ctx.db, audience)
+    return bool(reached) and all(m.branch == ctx.member.branch for m in reached)
 
 
 def _names_match(said: str, name: str) -> bool:

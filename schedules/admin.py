@@ -80,6 +80,13 @@ def create(services: Services, *, kind: str, spec: dict[str, Any], workdays_only
     validate(services, kind=kind, spec=spec, workdays_only=workdays_only, audience=audience,
              content=content)
     now = services.clock.now()
+    upcoming = next_fires(trigger_for(kind, spec, services.clock.tz), now, 1)
+    if not upcoming:
+        # A one-off in the past, or a date that never comes (2月30日): it would never send.
+        raise ScheduleError("按这个时间设置，今后不会发送（时间已过去，或日期不存在）")
+    if kind == "once" and workdays_only and not holiday_calendar(services).is_workday(
+            upcoming[0].date()):
+        raise ScheduleError(f"{upcoming[0]:%Y-%m-%d} 不是工作日，而这条消息设为仅工作日发送")
     with services.store.transaction() as db:
         schedule_id = store_schedules.add(db, kind=kind, spec=spec, workdays_only=workdays_only,
                                           audience=audience, content=content, created_by=actor,

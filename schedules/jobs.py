@@ -23,7 +23,7 @@ from bot.reminders import due_on, holiday_calendar
 from bot.services import Services
 from bot.store import kv
 from bot.store import schedules as store_schedules
-from schedules.timing import SpecError, fires_between, trigger_for
+from schedules.timing import SpecError, fires_between, next_fires, trigger_for
 
 log = logging.getLogger(__name__)
 EVERYONE = {"all": True}
@@ -73,7 +73,9 @@ def fire_admin_schedules(services: Services) -> None:
                          schedule_id=schedule.id, label=describe_content(schedule.content))
         with services.store.transaction() as db:
             store_schedules.mark_handled(db, schedule.id, now)
-            if schedule.kind == "once" and not trigger.get_next_fire_time(None, now):
+            # A one-off is done once its time has passed (next_fires, not the trigger's own
+            # get_next_fire_time: a DateTrigger answers its date even when it is past).
+            if schedule.kind == "once" and not next_fires(trigger, now, 1):
                 store_schedules.set_status(db, schedule.id, "done")
 
 
@@ -154,8 +156,40 @@ def _per_branch(body: str) -> delivery.TextFor:
     return text
 
 
-def drain_deliveries(services: Services) -> None:
+def resume_expansions(services: Services) -> None:
+    """Finish fan-outs a crash interrupted. A reminder's text differs per branch, so its
+    broadcast is finished with the per-branch text, not the stored summary (which says
+    "本支部"); everything else resumes with the stored text (bot.delivery.resume_expansions).
+    """
+    rows = services.store.db.execute(
+        "SELECT id, key, audience FROM broadcasts WHERE status = 'expanding'").fetchall()
+    for broadcast_id, key, audience in rows:
+        text = _per_branch_text_for(services, key)
+        if text is not None:
+            delivery.expand(services, broadcast_id, text, json.loads(audience))
     delivery.resume_expansions(services)
+
+
+def _per_branch_text_for(services: Services, key: str) -> delivery.TextFor | None:
+    """The per-recipient text of a reminder's broadcast, from its key: "reminder:<id>:<day>",
+    or "schedule:<id>:..." of a schedule whose content is a reminder. None for the others."""
+    kind, _, rest = key.partition(":")
+    db = services.store.db
+    if kind == "reminder":
+        row = db.execute("SELECT body FROM reminders WHERE id = ?",
+                         [rest.rpartition(":")[0]]).fetchone()
+        return _per_branch(row[0]) if row else None
+    schedule_id = rest.partition(":")[0]
+    if kind == "schedule" and schedule_id.isdigit():
+        schedule = store_schedules.get(db, int(schedule_id))
+        if schedule is not None and "reminder" in schedule.content:
+            text = render_content(services, schedule.content, services.clock.now())
+            return None if isinstance(text, str) else text
+    return None
+
+
+def drain_deliveries(services: Services) -> None:
+    resume_expansions(services)
     delivery.drain(services)
 
 

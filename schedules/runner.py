@@ -7,6 +7,7 @@ the background thread calls; tests call it directly with a set clock instead of 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -31,11 +32,18 @@ class SchedulerRunner:
     jobs: list[Job] = field(default_factory=list)
     is_leader: bool = False
     _scheduler: BackgroundScheduler | None = None
+    _stopped: bool = False
+    # Orders a tick's lease renewal against stop()'s release: a tick still in flight when
+    # stop() runs (shutdown does not wait for it) must not take the lease back afterwards.
+    _lease_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def tick(self) -> bool:
         """Renew (or take) the lease; run the due jobs if we hold it. Returns leadership."""
-        now = self.services.clock.timestamp()
-        held = lease.try_acquire(self.services.store, self.holder, now)
+        with self._lease_lock:
+            if self._stopped:
+                return False
+            now = self.services.clock.timestamp()
+            held = lease.try_acquire(self.services.store, self.holder, now)
         if held != self.is_leader:
             log.info("scheduler %s: %s the lease", self.holder, "took" if held else "lost")
         self.is_leader = held
@@ -52,6 +60,7 @@ class SchedulerRunner:
             log.exception("scheduled job %s failed", getattr(job, "__name__", job))
 
     def start(self) -> None:
+        self._stopped = False
         self._scheduler = BackgroundScheduler(timezone=str(self.services.clock.tz))
         # One interval job: each tick renews the lease and, on the leader, reads the schedules
         # table (the truth) for due fires. Nothing is pickled; changes made by the CLI or another
@@ -64,6 +73,8 @@ class SchedulerRunner:
         log.info("scheduler %s started", self.holder)
 
     def stop(self) -> None:
+        with self._lease_lock:
+            self._stopped = True
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None

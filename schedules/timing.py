@@ -6,7 +6,9 @@ Kinds and specs (JSON in the schedules table):
     daily    {"time": "08:30"}
     weekly   {"time": "08:30", "weekdays": ["mon", "fri"]}
     monthly  {"time": "09:00", "day": 1}
-    cron     {"cron": "0 8 * * 1"}            standard crontab: 0 and 7 are Sunday
+    cron     {"cron": "0 8 * * 1"}            standard crontab: 0 and 7 are Sunday; when both
+                                              day of month and weekday are restricted, either
+                                              one matching is enough (as cron does)
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
 KINDS = ("once", "daily", "weekly", "monthly", "cron")
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_CRON_DOW = {"0": "sun", "1": "mon", "2": "tue", "3": "wed", "4": "thu", "5": "fri",
-             "6": "sat", "7": "sun"}
+_CRON_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")  # crontab 0..7
+_CRON_DOW_PART = re.compile(r"(\*|\d+)(?:-(\d+))?(?:/(\d+))?")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -33,6 +36,8 @@ class SpecError(ValueError):
 
 
 def trigger_for(kind: str, spec: Mapping[str, Any], tz: ZoneInfo) -> BaseTrigger:
+    if kind not in KINDS:
+        raise SpecError(f"unknown schedule kind {kind!r}; expected one of {', '.join(KINDS)}")
     if kind == "once":
         try:
             at = datetime.fromisoformat(str(spec["at"]))
@@ -54,7 +59,7 @@ def trigger_for(kind: str, spec: Mapping[str, Any], tz: ZoneInfo) -> BaseTrigger
         if not isinstance(day, int) or not 1 <= day <= 31:
             raise SpecError("monthly needs a day of the month from 1 to 31")
         return CronTrigger(day=day, hour=hour, minute=minute, timezone=tz)
-    raise SpecError(f"unknown schedule kind {kind!r}; expected one of {', '.join(KINDS)}")
+    raise AssertionError(f"unhandled kind {kind!r}")
 
 
 def _time(spec: Mapping[str, Any]) -> tuple[int, int]:
@@ -64,17 +69,56 @@ def _time(spec: Mapping[str, Any]) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def _cron(expression: str, tz: ZoneInfo) -> CronTrigger:
+def _cron(expression: str, tz: ZoneInfo) -> BaseTrigger:
     fields = expression.split()
     if len(fields) != 5:
         raise SpecError("a cron expression has five fields: minute hour day month weekday")
-    # APScheduler numbers weekdays from Monday = 0; crontab from Sunday = 0. Use names.
-    fields[4] = re.sub(r"\d+", lambda m: _CRON_DOW.get(m.group(), m.group()), fields[4])
+    minute, hour, day, month, weekday = fields
+    # crontab fires when EITHER the day of month or the weekday matches, if both are
+    # restricted (neither starts with *): "0 9 1 * 1" is the 1st and every Monday. APScheduler
+    # would require both, so that case is the union of two triggers.
+    either = not day.startswith("*") and not weekday.startswith("*")
     try:
-        return CronTrigger(minute=fields[0], hour=fields[1], day=fields[2], month=fields[3],
-                           day_of_week=fields[4], timezone=tz)
+        weekday = _crontab_weekdays(weekday)
+
+        def cron(day: str, weekday: str) -> CronTrigger:
+            return CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                               day_of_week=weekday, timezone=tz)
+
+        return OrTrigger([cron(day, "*"), cron("*", weekday)]) if either else cron(day, weekday)
     except ValueError as exc:
         raise SpecError(f"bad cron expression {expression!r}: {exc}") from None
+
+
+def _crontab_weekdays(field: str) -> str:
+    """A crontab weekday field (Sunday = 0 or 7) in APScheduler's terms, as day names.
+
+    APScheduler numbers weekdays from Monday = 0 and reads a range by its names' order, so
+    numbers are expanded to the days they mean: "0-4" is sun,mon,tue,wed,thu (not the empty
+    "sun-thu"), "*/2" is sun,tue,thu,sat. Names (mon-fri) are left as they are.
+    """
+    if field == "*":
+        return field
+    days: list[str] = []
+    for part in field.lower().split(","):
+        match = _CRON_DOW_PART.fullmatch(part)
+        if match is None:
+            days.append(part)  # names: APScheduler reads them as cron does
+            continue
+        start, end, step = match.groups()
+        if start == "*":
+            if end is not None:
+                raise ValueError(f"weekday {part!r}: a range cannot start with *")
+            first, last = 0, 6
+        else:
+            first = int(start)
+            last = int(end) if end is not None else (6 if step else first)
+        if not (0 <= first <= 7 and 0 <= last <= 7) or first > last:
+            raise ValueError(f"weekday {part!r}: use 0-7 (0 and 7 are Sunday), low to high")
+        if step is not None and int(step) < 1:
+            raise ValueError(f"weekday {part!r}: a step must be at least 1")
+        days += [_CRON_DAY_NAMES[n] for n in range(first, last + 1, int(step or 1))]
+    return ",".join(dict.fromkeys(days))
 
 
 def fires_between(trigger: BaseTrigger, start: datetime, end: datetime,
@@ -87,6 +131,11 @@ def fires_between(trigger: BaseTrigger, start: datetime, end: datetime,
         fire = trigger.get_next_fire_time(previous, cursor)
         if fire is None or fire > end:
             return
+        if fire < cursor:
+            # A DateTrigger answers its date whatever `now` is: a one-off already past (or
+            # already handled) is not a fire in this window.
+            previous = fire
+            continue
         if is_workday is None or is_workday(fire.date()):
             yield fire
             limit -= 1
