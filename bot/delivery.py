@@ -145,10 +145,13 @@ def _record(services: Services, outcomes: list[Outcome],
             by_id: Mapping[int, Outgoing]) -> int:
     """Write a batch's outcomes in one transaction; returns how many rows are now final."""
     now = services.clock.now()
+    # One jitter for the whole batch: rows that failed in one call come due together and go
+    # out again as the very same call, which is what WeCom's duplicate check recognises.
+    jitter = random.uniform(0.5, 1.5)
     settled = 0
     with services.store.transaction() as db:
         for outcome in outcomes:
-            settled += _apply(db, outcome, now)
+            settled += _apply(db, outcome, now, jitter)
             item = by_id.get(outcome.delivery_id)
             if outcome.deactivate and item is not None:
                 channel = db.execute("SELECT channel FROM deliveries WHERE id = ?",
@@ -157,14 +160,15 @@ def _record(services: Services, outcomes: list[Outcome],
     return settled
 
 
-def _apply(db: sqlite_utils.Database, outcome: Outcome, now: datetime) -> int:
+def _apply(db: sqlite_utils.Database, outcome: Outcome, now: datetime,
+           jitter: float | None = None) -> int:
     attempts = db.execute("SELECT attempts FROM deliveries WHERE id = ?",
                           [outcome.delivery_id]).fetchone()[0] + 1
     status = outcome.status
     if status == "retry" and attempts >= MAX_ATTEMPTS:
         status = "failed"
     if status == "retry":
-        delay = max(outcome.retry_after, backoff(attempts))
+        delay = max(outcome.retry_after, backoff(attempts, jitter))
         db.execute("UPDATE deliveries SET attempts = ?, last_error = ?, next_attempt_at = ?"
                    " WHERE id = ?",
                    [attempts, outcome.error, now.timestamp() + delay, outcome.delivery_id])
@@ -176,9 +180,11 @@ def _apply(db: sqlite_utils.Database, outcome: Outcome, now: datetime) -> int:
     return 1
 
 
-def backoff(attempts: int) -> float:
-    """Exponential with full jitter: 2, 4, 8, ... seconds (capped at 10 min), times 0.5-1.5."""
-    return min(600.0, 2.0 ** attempts) * random.uniform(0.5, 1.5)
+def backoff(attempts: int, jitter: float | None = None) -> float:
+    """Exponential with jitter: 2, 4, 8, ... seconds (capped at 10 min), times 0.5-1.5
+    (`jitter`, or a fresh random factor)."""
+    factor = random.uniform(0.5, 1.5) if jitter is None else jitter
+    return min(600.0, 2.0 ** attempts) * factor
 
 
 def _close_finished(services: Services) -> None:

@@ -24,10 +24,15 @@ log = logging.getLogger(__name__)
 REFRESH_LOCK_S = 10.0
 EARLY_EXPIRY_S = 300  # refresh five minutes before the platform's expiry
 TOKEN_FETCH_TIMEOUT_S = 5.0
+QUOTA_COOLDOWN_S = 600.0  # after a 45009 on the token URL, no process asks again for this long
 
 
 class TokenQuotaSpent(RuntimeError):
     """45009 on the token URL: the day's 2,000 fetches are gone. Never retry in a loop."""
+
+
+class TokenFetchFailed(RuntimeError):
+    """The token endpoint could not be reached or answered with an HTTP error."""
 
 
 class SQLiteSessionStorage(SessionStorage):
@@ -64,11 +69,13 @@ def refresh_token(storage: SQLiteSessionStorage, key: str, fetch: Callable[[], d
         current = storage.get(key)
         if current and current != stale:
             return current
+        _check_quota(storage, key)
         if _take_lock(storage, lock):
             try:
                 current = storage.get(key)
                 if current and current != stale:
                     return current
+                _check_quota(storage, key)
                 return _fetch_and_store(storage, key, fetch)
             finally:
                 with storage.store.transaction() as db:
@@ -87,11 +94,20 @@ def _take_lock(storage: SQLiteSessionStorage, lock: str) -> bool:
         return True
 
 
+def _check_quota(storage: SQLiteSessionStorage, key: str) -> None:
+    """Refuse to fetch while a recent 45009 on the token URL says the quota is spent: one
+    process found out, every process holds back (and the alert is raised once)."""
+    if kv.get(storage.store.db, f"quota:{key}", storage.clock.timestamp()) is not None:
+        raise TokenQuotaSpent(f"token quota spent for {key} (not asking again for a while)")
+
+
 def _fetch_and_store(storage: SQLiteSessionStorage, key: str, fetch: Callable[[], dict]) -> str:
     result = fetch()
     errcode = result.get("errcode", 0)
     if errcode == 45009:
         log.error("ALERT access token quota spent for %s: no more fetches today", key)
+        with storage.store.transaction() as db:
+            kv.put(db, f"quota:{key}", "45009", storage.clock.timestamp() + QUOTA_COOLDOWN_S)
         raise TokenQuotaSpent(f"token quota spent for {key}")
     if errcode or "access_token" not in result:
         raise RuntimeError(f"token fetch refused: errcode {errcode} {result.get('errmsg', '')}")
@@ -102,6 +118,11 @@ def _fetch_and_store(storage: SQLiteSessionStorage, key: str, fetch: Callable[[]
 
 def http_get_json(url: str, params: dict[str, str]) -> dict:
     """GET a token endpoint with a bounded timeout (wechatpy's own fetch has none)."""
-    response = requests.get(url, params=params, timeout=TOKEN_FETCH_TIMEOUT_S)
-    response.raise_for_status()
-    return response.json()
+    try:
+        response = requests.get(url, params=params, timeout=TOKEN_FETCH_TIMEOUT_S)
+        response.raise_for_status()
+        return response.json()
+    except requests.HTTPError as exc:
+        raise TokenFetchFailed(f"token fetch failed: HTTP {exc.response.status_code}") from None
+    except (requests.RequestException, ValueError) as exc:  # ValueError: not JSON
+        raise TokenFetchFailed(f"token fetch failed: {type(exc).__name__}") from None

@@ -12,6 +12,7 @@ import logging
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from wechatpy import WeChatClient
@@ -26,6 +27,7 @@ from bot.channels import (
     retry_after_for,
 )
 from bot.channels.tokens import (
+    QUOTA_COOLDOWN_S,
     SQLiteSessionStorage,
     TokenQuotaSpent,
     http_get_json,
@@ -40,10 +42,27 @@ PER_MEMBER_PER_MINUTE = 25    # under WeCom's 30, whose excess is dropped silent
 
 
 class _Failure(Exception):
-    def __init__(self, errcode: int | None, message: str) -> None:
+    def __init__(self, errcode: int | None, message: str,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.errcode = errcode
         self.message = message
+        self.retry_after = retry_after  # overrides the errcode's usual wait
+
+
+def _describe(exc: WeChatClientException) -> str:
+    """The ledger's reason: the errcode and message, or the HTTP status of a 5xx."""
+    if exc.errcode is None:  # wechatpy's wrapper for an HTTP error status
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        return f"HTTP {status}" if status else "network: no answer"
+    return f"errcode {exc.errcode}: {exc.errmsg}"
+
+
+def _token_sent(exc: WeChatClientException) -> str | None:
+    """The access token the refused request carried (not whatever is stored by now)."""
+    url = getattr(getattr(exc, "request", None), "url", None) or ""
+    values = parse_qs(urlsplit(url).query).get("access_token")
+    return values[0] if values else None
 
 
 def _call(client: Any, storage: SQLiteSessionStorage, fetch: Callable[[], dict],
@@ -54,15 +73,19 @@ def _call(client: Any, storage: SQLiteSessionStorage, fetch: Callable[[], dict],
             return send()
         except WeChatClientException as exc:
             if exc.errcode in TOKEN_ERRCODES and attempt == 1:
-                stale = storage.get(client.access_token_key)
+                stale = _token_sent(exc) or storage.get(client.access_token_key)
                 try:
                     refresh_token(storage, client.access_token_key, fetch, stale=stale)
-                except (TokenQuotaSpent, TimeoutError, RuntimeError,
-                        requests.RequestException) as token_exc:
+                except TokenQuotaSpent as token_exc:
+                    raise _Failure(exc.errcode, f"token refresh failed: {token_exc}",
+                                   QUOTA_COOLDOWN_S) from None
+                except (TimeoutError, RuntimeError, requests.RequestException) as token_exc:
                     raise _Failure(exc.errcode, f"token refresh failed: {token_exc}") from None
                 continue
-            raise _Failure(exc.errcode, f"errcode {exc.errcode}: {exc.errmsg}") from None
-        except (TokenQuotaSpent, TimeoutError, RuntimeError) as exc:
+            raise _Failure(exc.errcode, _describe(exc)) from None
+        except TokenQuotaSpent as exc:
+            raise _Failure(None, f"no access token: {exc}", QUOTA_COOLDOWN_S) from None
+        except (TimeoutError, RuntimeError) as exc:
             raise _Failure(None, f"no access token: {exc}") from None
         except requests.RequestException as exc:
             raise _Failure(None, f"network: {type(exc).__name__}") from None
@@ -70,6 +93,8 @@ def _call(client: Any, storage: SQLiteSessionStorage, fetch: Callable[[], dict],
 
 
 def _outcome_for(delivery_id: int, failure: _Failure) -> Outcome:
+    if failure.retry_after is not None:
+        return Outcome(delivery_id, "retry", failure.message, failure.retry_after)
     if failure.errcode is None or failure.errcode in RETRYABLE_ERRCODES:
         return Outcome(delivery_id, "retry", failure.message, retry_after_for(failure.errcode))
     if failure.errcode in TOKEN_ERRCODES:
