@@ -56,14 +56,13 @@ def official_account() -> Response:
     if keys is None:
         raise Rejected(404, "the Official Account channel is not enabled")
     params = request.args
+    _check_time(params.get("timestamp"))  # a missing or stale timestamp is a 403, before all else
     if request.method == "GET":
         signature, timestamp, nonce, echostr = wire.require(
             params, "signature", "timestamp", "nonce", "echostr")
-        _check_time(timestamp)
         wire.check_signature(signature, keys.token, timestamp, nonce)
         return Response(echostr, mimetype=TEXT)
     timestamp, nonce = wire.require(params, "timestamp", "nonce")
-    _check_time(timestamp)
     if params.get("encrypt_type", "raw").lower() == "aes":
         outer = wire.parse_xml(request.get_data())
         return _encrypted_callback("mp", keys, outer, timestamp, nonce)
@@ -78,14 +77,13 @@ def wecom() -> Response:
     if keys is None:
         raise Rejected(404, "the WeCom channel is not enabled")
     params = request.args
+    _check_time(params.get("timestamp"))
     if request.method == "GET":
         signature, timestamp, nonce, echostr = wire.require(
             params, "msg_signature", "timestamp", "nonce", "echostr")
-        _check_time(timestamp)
         wire.check_signature(signature, keys.token, timestamp, nonce, echostr)
         return Response(wire.decrypt(keys, echostr), mimetype=TEXT)
     timestamp, nonce = wire.require(params, "timestamp", "nonce")
-    _check_time(timestamp)
     return _encrypted_callback("wecom", keys, wire.parse_xml(request.get_data()), timestamp, nonce)
 
 

@@ -59,7 +59,9 @@ def check_signature(expected: str | None, *parts: str) -> None:
 
 
 def check_timestamp(timestamp: str | None, now: float, max_skew_s: int) -> None:
-    if not timestamp or not timestamp.isdigit():
+    # ASCII digits only ("²".isdigit() is True but int() refuses it), and short enough that
+    # the arithmetic below cannot overflow: a bad timestamp is a 403, never a 5xx.
+    if not timestamp or not _is_number(timestamp, max_digits=20):
         raise Rejected(403, "missing or malformed timestamp")
     if max_skew_s and abs(int(timestamp) - now) > max_skew_s:
         raise Rejected(403, f"timestamp {timestamp} is more than {max_skew_s}s from now")
@@ -82,7 +84,7 @@ def parse_xml(body: bytes | str) -> dict[str, str]:
                                    forbid_external=True)
     except DefusedXmlException as exc:
         raise Rejected(400, f"forbidden XML construct: {type(exc).__name__}") from None
-    except (ParseError, ValueError, UnicodeError) as exc:
+    except (ParseError, ValueError, UnicodeError, LookupError) as exc:  # LookupError: encoding="x"
         raise Rejected(400, f"malformed XML: {exc}") from None
     if root.tag != "xml":
         raise Rejected(400, f"unexpected root element <{root.tag}>")
@@ -135,7 +137,7 @@ def encrypt_reply(keys: Keys, xml: str, now: float | None = None) -> str:
 def to_inbound(channel: str, fields: Mapping[str, str], tz: tzinfo) -> Inbound:
     """The message a callback carries, with its dedupe key (MsgId, else sender + CreateTime)."""
     sender, created = fields.get("FromUserName", ""), fields.get("CreateTime", "")
-    if not sender or not created.isdigit():
+    if not sender or not _is_number(created, max_digits=11):  # 11 digits: up to year 5138
         raise Rejected(400, "message without FromUserName or CreateTime")
     kind = fields.get("MsgType", "").lower()
     kind = kind if kind in KINDS else "unknown"
@@ -148,6 +150,10 @@ def to_inbound(channel: str, fields: Mapping[str, str], tz: tzinfo) -> Inbound:
         dedupe_key=key, at=datetime.fromtimestamp(int(created), tz),
         event=event, event_key=fields.get("EventKey", ""),
     )
+
+
+def _is_number(text: str, *, max_digits: int) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= max_digits
 
 
 def render_text_reply(fields: Mapping[str, str], text: str, now: float | None = None) -> str:
