@@ -13,7 +13,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-from bench import content, webhook
+from bench import content, delivery, webhook
 from bench.variants import VARIANTS, known
 
 
@@ -25,12 +25,18 @@ def _webhook(args: argparse.Namespace) -> int:
     return webhook.run(plan)
 
 
+def _delivery(args: argparse.Namespace) -> int:
+    plan = delivery.Plan.from_args(quick=args.quick, members=args.members, rounds=args.rounds)
+    return delivery.run(plan)
+
+
 def _content(args: argparse.Namespace) -> int:
     return content.run(content.Plan.from_args(quick=args.quick))
 
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], int]] = {
     "webhook": _webhook,
+    "delivery": _delivery,
     "content": _content,
 }
 
