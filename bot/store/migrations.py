@@ -180,6 +180,107 @@ MIGRATIONS: list[str] = [
         detail TEXT NOT NULL
     );
     """,
+    # 4: monthly study tasks (from content/tasks/*.toml or the admin) and members' completions
+    """
+    CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY,
+        slug TEXT NOT NULL UNIQUE,
+        month TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        link TEXT NOT NULL DEFAULT '',
+        readings TEXT NOT NULL DEFAULT '[]',
+        due TEXT NOT NULL,
+        required INTEGER NOT NULL DEFAULT 1,
+        kind TEXT NOT NULL DEFAULT 'study',
+        audience TEXT NOT NULL DEFAULT '{"all": true}',
+        origin TEXT NOT NULL,
+        removed INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX tasks_month ON tasks(month, position);
+    CREATE TABLE task_done (
+        task_id INTEGER NOT NULL REFERENCES tasks(id),
+        member_id INTEGER NOT NULL REFERENCES members(id),
+        day TEXT NOT NULL,
+        at TEXT NOT NULL,
+        via TEXT NOT NULL,
+        PRIMARY KEY (task_id, member_id)
+    );
+    CREATE INDEX task_done_member ON task_done(member_id);
+    """,
+    # 5: the daily quiz: the question bank, the question of each day, members' graded attempts
+    """
+    CREATE TABLE quiz_questions (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        stem TEXT NOT NULL,
+        options TEXT NOT NULL DEFAULT '[]',
+        answer TEXT NOT NULL,
+        explanation TEXT NOT NULL,
+        source TEXT NOT NULL,
+        version TEXT NOT NULL,
+        article_no TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE quiz_days (
+        day TEXT PRIMARY KEY,
+        question_id TEXT NOT NULL REFERENCES quiz_questions(id)
+    );
+    CREATE TABLE quiz_attempts (
+        member_id INTEGER NOT NULL REFERENCES members(id),
+        day TEXT NOT NULL,
+        question_id TEXT NOT NULL REFERENCES quiz_questions(id),
+        answer TEXT NOT NULL,
+        correct INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        via TEXT NOT NULL,
+        PRIMARY KEY (member_id, day)
+    );
+    """,
+    # 6: nudges (督学): one per member per day at most; escalations told to leaders
+    """
+    CREATE TABLE nudges (
+        member_id INTEGER NOT NULL REFERENCES members(id),
+        day TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        broadcast_id INTEGER REFERENCES broadcasts(id),
+        at TEXT NOT NULL,
+        PRIMARY KEY (member_id, day)
+    );
+    CREATE TABLE escalations (
+        member_id INTEGER NOT NULL REFERENCES members(id),
+        month TEXT NOT NULL,
+        level INTEGER NOT NULL,
+        told_member_id INTEGER REFERENCES members(id),
+        broadcast_id INTEGER REFERENCES broadcasts(id),
+        at TEXT NOT NULL,
+        PRIMARY KEY (member_id, month, level)
+    );
+    """,
+    # 7: the admin console: accounts, failed-login throttling
+    """
+    CREATE TABLE admin_users (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL,
+        branch TEXT,
+        active INTEGER NOT NULL DEFAULT 1,
+        session_version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        last_login_at TEXT
+    );
+    CREATE TABLE login_failures (
+        who TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_at REAL NOT NULL DEFAULT 0,
+        locked_until REAL NOT NULL DEFAULT 0
+    );
+    CREATE INDEX audit_at ON audit(at);
+    """,
 ]
 
 
