@@ -483,6 +483,12 @@ def deliveries_drain(ctx: Ctx) -> None:
     click.echo(f"本次处理 {settled} 条；仍待重试 {pending} 条。")
 
 
+# The groups in bot/commands/ import Ctx and pass_ctx from this module, so they are added last.
+from bot.commands import register_all  # noqa: E402
+
+register_all(cli)
+
+
 def main() -> None:
     from bot.store import StoreBusy
 
