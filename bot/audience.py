@@ -58,17 +58,22 @@ def describe(audience: Mapping[str, Any]) -> str:
     return "、".join(parts)
 
 
+def includes(audience: Mapping[str, Any], member: store_members.Member) -> bool:
+    """Whether the audience names this member (by branch, group, role or id), active or not."""
+    if audience.get("all"):
+        return True
+    return (member.branch in audience.get("branches", ())
+            or member.grp in audience.get("groups", ())
+            or member.role in audience.get("roles", ())
+            or member.id in {int(i) for i in audience.get("members", ())})
+
+
 def members_of(db: sqlite_utils.Database, audience: Mapping[str, Any]) -> list[store_members.Member]:
     """Active members in the audience, each once."""
     everyone = store_members.list_members(db, active_only=True)
     if audience.get("all"):
         return everyone
-    branches = set(audience.get("branches", []))
-    groups = set(audience.get("groups", []))
-    roles = set(audience.get("roles", []))
-    ids = {int(i) for i in audience.get("members", [])}
-    return [m for m in everyone
-            if m.branch in branches or m.grp in groups or m.role in roles or m.id in ids]
+    return [m for m in everyone if includes(audience, m)]
 
 
 def route(db: sqlite_utils.Database, member: store_members.Member,
