@@ -11,8 +11,14 @@ from bot.library import ContentError, load_library
 COVERAGE_DAYS = 60
 
 
+def config_errors(config: Config) -> list[str]:
+    """Problems that would stop `init` or the scheduler: `config check` fails on these."""
+    return content_problems(config) + holiday_file_problems(config)
+
+
 def config_warnings(config: Config, today: date) -> list[str]:
-    warnings = content_problems(config) + holiday_coverage(config, today)
+    """Things that work but an operator should know."""
+    warnings = holiday_coverage(config, today)
     real_channel = config.get("mp.enabled") or config.get("wecom.enabled")
     if real_channel and config.get("sandbox.enabled"):
         warnings.append("已接入真实渠道但沙箱仍开启：/sim 页面可冒充任何成员，上线前请在 [sandbox] 设 enabled = false")
@@ -34,13 +40,23 @@ def content_problems(config: Config) -> list[str]:
     return []
 
 
+def holiday_file_problems(config: Config) -> list[str]:
+    path = config.content_path / "holidays.toml"
+    try:
+        if path.exists():
+            Calendar.from_file(path)
+    except HolidayConfigError as exc:
+        return [f"节假日调整文件有错误：{exc}"]
+    return []
+
+
 def holiday_coverage(config: Config, today: date) -> list[str]:
     """Days in the next 60 whose working-day status rests on an estimate, not official data."""
     path = config.content_path / "holidays.toml"
     try:
         calendar = Calendar.from_file(path) if path.exists() else Calendar()
-    except HolidayConfigError as exc:
-        return [f"节假日调整文件有错误：{exc}"]
+    except HolidayConfigError:
+        return []  # reported by holiday_file_problems
     uncovered = calendar.uncovered_days(today, COVERAGE_DAYS)
     if not uncovered:
         return []

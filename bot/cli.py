@@ -87,12 +87,17 @@ def config_group() -> None:
 @pass_ctx
 def config_check(ctx: Ctx) -> None:
     """Validate the config file and the environment; say what is missing or wrong."""
-    from bot.checks import config_warnings
+    from bot.checks import config_errors, config_warnings
     from bot.clock import Clock
 
     config = ctx.config  # raises a one-line ClickException when broken
+    errors = config_errors(config)
     for line in config_warnings(config, Clock(config.tz).today()):
         click.echo(f"注意：{line}")
+    for line in errors:
+        click.echo(f"错误：{line}", err=True)
+    if errors:
+        raise click.ClickException(f"配置检查未通过：{len(errors)} 处错误，见上")
     click.echo(f"配置正确：{config.source}")
 
 
@@ -234,13 +239,15 @@ def reminders_group() -> None:
 @pass_ctx
 def reminders_plan(ctx: Ctx, year: int | None) -> None:
     """Each reminder's send date, its holiday, and whether the date is official or estimated."""
-    from bot.reminders import plan_year
+    from bot.reminders import default_reminders, plan_year
 
     services = ctx.services
     try:
         plans = plan_year(services, year or services.clock.today().year)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    if not default_reminders(services):
+        raise click.ClickException("数据库中还没有廉洁提醒：请先运行 python -m bot init 载入默认内容")
     click.echo("发送日期    星期  场合    提醒                    节日/锚点         依据")
     for plan in plans:
         status = "官方" if plan.date.official else "估算"

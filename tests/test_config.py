@@ -71,6 +71,9 @@ def no_qingfeng_environment(monkeypatch):
             monkeypatch.delenv(name)
 
 
+REPO_CONTENT = f'[content]\npath = "{ROOT / "content"}"\n'
+
+
 def write(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -379,14 +382,23 @@ def test_environment_port_out_of_range():
 
 
 def test_cli_config_check_accepts_a_good_file(tmp_path):
-    path = write(tmp_path, "[server]\nport = 8181\n")
+    path = write(tmp_path, f"[server]\nport = 8181\n{REPO_CONTENT}")
     result = CliRunner().invoke(cli, ["--config", str(path), "config", "check"])
     assert result.exit_code == 0, result.output
     assert f"配置正确：{path}" in result.stdout
 
 
+def test_cli_config_check_fails_when_the_content_cannot_load(tmp_path):
+    # A config whose content folder is missing would stop `init`: an error, not a warning.
+    path = write(tmp_path, "[server]\nport = 8181\n")
+    result = CliRunner().invoke(cli, ["--config", str(path), "config", "check"])
+    assert result.exit_code == 1
+    assert "错误：内容文件有错误" in result.output and "reminders.toml" in result.output
+    assert "配置正确" not in result.output and "Traceback" not in result.output
+
+
 def test_cli_config_check_warns_about_a_live_sandbox(tmp_path):
-    path = write(tmp_path, '[mp]\nenabled = true\napp_id = "wx1"\n')
+    path = write(tmp_path, f'[mp]\nenabled = true\napp_id = "wx1"\n{REPO_CONTENT}')
     result = CliRunner().invoke(cli, ["--config", str(path), "config", "check"],
                                 env={"QINGFENG_MP_TOKEN": "t"})
     assert result.exit_code == 0, result.output

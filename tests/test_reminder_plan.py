@@ -218,12 +218,22 @@ def test_a_broken_holidays_file_is_reported(tmp_path, text, named):
     holidays = content / "holidays.toml"
     holidays.write_text(text, encoding="utf-8")
     run = Cli(tmp_path, content)
-    result = run("config", "check")
+    result = run("config", "check", ok=False)
+    assert result.exit_code == 1  # an error, not a warning: the scheduler could not plan
     [line] = [line for line in result.output.splitlines() if "节假日调整文件有错误" in line]
-    assert line.startswith("注意：") and str(holidays) in line and named in line
+    assert line.startswith("错误：") and str(holidays) in line and named in line
     assert "Traceback" not in result.output
     # The plan cannot be made from a broken file: a one-line error, no traceback.
     run("init", "--no-demo")
     failed = run("reminders", "plan", "--year", "2026", ok=False)
     assert failed.exit_code == 1
     assert str(holidays) in failed.output and "Traceback" not in failed.output
+
+
+def test_the_plan_before_init_says_to_run_init(tmp_path):
+    run = Cli(tmp_path)
+    failed = run("reminders", "plan", "--year", "2026", ok=False)
+    assert failed.exit_code == 1
+    assert "python -m bot init" in failed.output and "Traceback" not in failed.output
+    run("init", "--no-demo")
+    assert run.plan(2026)  # and after init, the plan is there

@@ -330,3 +330,19 @@ def test_an_index_written_the_old_way_is_rebuilt_on_sync(services):
         tx.execute("INSERT INTO search_index (kind, ref, title, body) VALUES ('reading', 1, '', '')")
     report = import_file(services, REGULATIONS / "中国共产党问责条例.md")
     assert report.articles == 13 and not search.has_misplaced(db)
+
+
+def test_a_reading_removed_from_the_content_files_is_not_looked_up_by_article(services):
+    from bot.library_sync import article_key
+    from bot.store.readings import by_article
+
+    db = services.store.db
+    library = load_library(CONTENT)
+    gone = next(r for r in library.readings if r.article_no == "第一百零二条")
+    key = article_key(gone.article_no)
+    assert [r.slug for r in by_article(db, key, gone.source.short)] == [gone.id]
+    smaller = dataclasses.replace(library, readings=tuple(r for r in library.readings if r is not gone))
+    sync_library(services.store, smaller, NOW)
+    assert by_article(db, key, gone.source.short) == []
+    sync_library(services.store, library, NOW)
+    assert [r.slug for r in by_article(db, key, gone.source.short)] == [gone.id]

@@ -159,8 +159,10 @@ def get_reading(db: sqlite_utils.Database, reading_id: int) -> StoredReading | N
 
 def by_article(db: sqlite_utils.Database, article_key: str,
                short: str | None = None) -> list[StoredReading]:
-    """Current (not superseded) readings of an article, in one source or in all of them."""
-    sql = f"SELECT {_COLUMNS} FROM readings WHERE article_key = ? AND superseded = 0"
+    """Current readings of an article (not superseded, not retired from the library), in one
+    source or in all of them."""
+    sql = (f"SELECT {_COLUMNS} FROM readings"
+           " WHERE article_key = ? AND superseded = 0 AND in_rotation = 1")
     params: list[object] = [article_key]
     if short:
         sql += " AND short = ?"
