@@ -32,10 +32,11 @@ def create_app(config: Config | str | Path | Mapping[str, Any] | None = None, *,
     app.config["SECRET_KEY"] = cfg.get("server.secret_key") or secrets.token_hex(32)
     app.extensions["qingfeng"] = services
 
-    from bot import health, simulator, webhook
+    from bot import health, metrics, simulator, webhook
 
     app.register_blueprint(webhook.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     if cfg.get("sandbox.enabled"):
         app.register_blueprint(simulator.bp)
     logging.getLogger(__name__).debug("app created with store %s", cfg.store_path)
