@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,9 +27,12 @@ def create_app(config: Config | str | Path | Mapping[str, Any] | None = None, *,
     cfg = services.config
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    # A per-process random key is fine until sessions exist; set one to keep logins across workers.
-    app.config["SECRET_KEY"] = cfg.get("server.secret_key") or secrets.token_hex(32)
     app.extensions["qingfeng"] = services
+    from bot import console
+
+    # The console's sessions need one signing key for every worker and restart:
+    # server.secret_key (env QINGFENG_SERVER_SECRET_KEY) or a random one kept in the database.
+    console.init_app(app, services)
 
     from bot import health, metrics, simulator, webhook
 

@@ -57,12 +57,25 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "misfire_grace_s": (int, 3600),   # a fire missed by less is sent at start; older: missed
         "tick_s": (int, 10),              # how often the leader looks for due fires
     },
+    "console": {                          # the admin console at /admin (issue 6)
+        "idle_minutes": (int, 30),        # a session unused this long must log in again
+        "max_failures": (int, 5),         # failed logins of one account before its lockout
+        "lockout_minutes": (int, 15),     # how long that lockout lasts
+        "trust_proxy": (bool, False),     # believe X-Forwarded-Proto/-For (behind nginx only)
+    },
     "reading": {
         "order": (str, "shuffle"),        # sequential | shuffle | weekly
         "seed": (int, 2026),              # the shuffle's seed: same library, same order
         "push_time": (str, "08:30"),
         "workdays_only": (bool, True),
         "weekly_plan": (dict, {}),        # weekday (monday..sunday) -> tag, for order = "weekly"
+    },
+    "nudge": {                            # 督学: private reminders about study tasks (bot/nudges.py)
+        "enabled": (bool, False),
+        "send_time": (str, "09:30"),      # on working days only
+        "monthly_day": (int, 20),         # the monthly "still unfinished" reminder (1-28)
+        "days_before_due": (int, 3),      # remind N days before a required task is due (0-30)
+        "inactive_days": (int, 7),        # remind after K days without a check-in (0: off)
     },
 }
 READING_ORDERS = ("sequential", "shuffle", "weekly")
@@ -226,6 +239,7 @@ def _check_consistency(sections: dict[str, dict[str, Any]]) -> None:
     except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a folder: IsADirectoryError
         raise ConfigError(f"server.timezone: unknown time zone {server['timezone']!r}") from None
     _check_reading(sections["reading"])
+    _check_nudge(sections["nudge"])
     for name in ("mp", "wecom"):
         if sections[name]["enabled"]:
             _require_enabled(name, sections[name])
@@ -245,6 +259,20 @@ def _check_reading(reading: dict[str, Any]) -> None:
                               " (monday..sunday) and a tag in quotes")
     if reading["order"] == "weekly" and not reading["weekly_plan"]:
         raise ConfigError('reading.order = "weekly" needs reading.weekly_plan')
+
+
+def _check_nudge(nudge: dict[str, Any]) -> None:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", nudge["send_time"]):
+        raise ConfigError(f"nudge.send_time must look like 09:30, got {nudge['send_time']!r}")
+    # 1-28 so that the day exists in every month, February included.
+    if not 1 <= nudge["monthly_day"] <= 28:
+        raise ConfigError(f"nudge.monthly_day must be a day from 1 to 28, got {nudge['monthly_day']}")
+    if not 0 <= nudge["days_before_due"] <= 30:
+        raise ConfigError("nudge.days_before_due must be 0 (on the due day) to 30,"
+                          f" got {nudge['days_before_due']}")
+    if not 0 <= nudge["inactive_days"] <= 365:
+        raise ConfigError("nudge.inactive_days must be 0 (off) to 365,"
+                          f" got {nudge['inactive_days']}")
 
 
 def _require_enabled(name: str, values: dict[str, Any]) -> None:

@@ -1,0 +1,192 @@
+"""Content pages: the reading library (search, filter by source), one reading, importing a
+regulation with a preview of its split, the integrity reminders' plan for a year, the quiz bank.
+
+The library and the quiz are shared by every branch, so a branch secretary reads them but only
+an admin imports: a regulation import changes what every member is pushed and finds.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from bot import search
+from bot.console import regulation_import as ri
+from bot.console.base import bp, db, record, route, services, user
+from bot.regulations import MAX_FILE_BYTES
+from bot.reminders import default_reminders, plan_year
+from bot.store import readings as store_readings
+
+PAGE_SIZE = 50
+SEARCH_LIMIT = 200
+MAX_QUERY = 50
+WEEKDAYS = "一二三四五六日"
+QUIZ_TYPES = {"single": "单选", "multiple": "多选", "judge": "判断"}
+
+
+# --- the library -------------------------------------------------------------------------
+
+@route("/content")
+def content() -> ResponseReturnValue:
+    query = " ".join(request.args.get("q", "").split())[:MAX_QUERY]
+    source = request.args.get("source", "")
+    page = _page_number(request.args.get("page", "1"))
+    sources = _sources()
+    if source and source not in {name for name, _ in sources}:
+        source = ""  # an unknown source filter (an old link) shows everything, not an error
+    if query:
+        rows = _search(query, source)
+        total, rows = len(rows), rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+    else:
+        total, rows = _listing(source, page)
+    pages = max(1, -(-total // PAGE_SIZE))
+    return render_template("console/content.html", rows=rows, total=total, query=query,
+                           source=source, sources=sources, page=min(page, pages), pages=pages,
+                           can_import=user().is_admin)
+
+
+def _page_number(text: str) -> int:
+    return int(text) if text.isdigit() and 0 < int(text) < 100_000 else 1
+
+
+def _sources() -> list[tuple[str, int]]:
+    rows = db().execute(f"SELECT source, count(*) FROM readings WHERE {store_readings.CURRENT}"
+                        " GROUP BY source ORDER BY source")
+    return [(name, n) for name, n in rows]
+
+
+def _listing(source: str, page: int) -> tuple[int, list[dict[str, Any]]]:
+    where = store_readings.CURRENT + (" AND source = ?" if source else "")
+    params: list[Any] = [source] if source else []
+    total = db().execute(f"SELECT count(*) FROM readings WHERE {where}", params).fetchone()[0]
+    rows = db().execute(
+        f"SELECT id, source, short, version, article_no, title, body FROM readings WHERE {where}"
+        " ORDER BY short, CAST(article_key AS INTEGER), article_key, id LIMIT ? OFFSET ?",
+        [*params, PAGE_SIZE, (page - 1) * PAGE_SIZE]).fetchall()
+    return total, [_row(r, search.snippet(r[6], "")) for r in rows]
+
+
+def _search(query: str, source: str) -> list[dict[str, Any]]:
+    hits = search.search(db(), query, limit=SEARCH_LIMIT)
+    rows = []
+    for hit in hits:
+        row = db().execute("SELECT id, source, short, version, article_no, title, body"
+                           " FROM readings WHERE id = ?", [hit.ref]).fetchone()
+        if row and (not source or row[1] == source):
+            rows.append(_row(row, hit.snippet))
+    return rows
+
+
+def _row(row: tuple, snippet: str) -> dict[str, Any]:
+    return {"id": row[0], "source": row[1], "short": row[2], "version": row[3],
+            "article_no": row[4], "title": row[5], "snippet": snippet}
+
+
+@route("/content/readings/<int:reading_id>")
+def content_reading(reading_id: int) -> ResponseReturnValue:
+    reading = store_readings.get_reading(db(), reading_id)
+    if reading is None:
+        abort(404)
+    return render_template("console/reading.html", reading=reading)
+
+
+# --- importing a regulation --------------------------------------------------------------
+
+@route("/content/import", methods=("GET", "POST"), admin_only=True)
+def content_import() -> ResponseReturnValue:
+    if request.method == "GET":
+        return _import_form()
+    upload = request.files.get("file")
+    source = request.form.get("source", "")
+    version = request.form.get("version", "")
+    if upload is None or not upload.filename:
+        return _import_form("请选择要上传的法规文本文件（.txt 或 .md）。", source, version), 400
+    data = upload.stream.read(MAX_FILE_BYTES + 1)  # one byte more tells "too big" apart
+    try:
+        parsed = ri.parse_upload(upload.filename, data)
+        source, version = ri.check_names(parsed, source, version)
+    except ri.ImportProblem as exc:
+        return _import_form(str(exc), source, version), 400
+    pending = ri.hold(services(), filename=upload.filename, data=data, parsed=parsed,
+                      source=source, version=version, owner=user().id)
+    with services().store.transaction():
+        record("regulation preview", f"{upload.filename}：{source} {version}，"
+                                     f"{len(parsed.articles)} 条")
+    return render_template("console/import_preview.html", parsed=parsed, pending=pending,
+                           existing=_existing(source, version))
+
+
+def _import_form(error: str | None = None, source: str = "", version: str = "") -> str:
+    return render_template("console/import.html", error=error, source=source, version=version,
+                           max_mb=MAX_FILE_BYTES // 1024 // 1024)
+
+
+def _existing(source: str, version: str) -> int:
+    return db().execute("SELECT count(*) FROM readings WHERE source = ? AND version = ?",
+                        [source, version]).fetchone()[0]
+
+
+@route("/content/import/confirm", methods=("POST",), admin_only=True)
+def content_import_confirm() -> ResponseReturnValue:
+    token = request.form.get("token", "")
+    try:
+        pending = ri.load(services(), token, owner=user().id)
+        if request.form.get("action") == "discard":
+            ri.discard(services(), token)
+            with services().store.transaction():
+                record("regulation discard", f"{pending.filename}：{pending.source}")
+            return redirect(url_for("console.content_import"))
+        report = ri.confirm(services(), pending, actor=f"console:{user().name}")
+    except ri.ImportProblem as exc:
+        return _import_form(str(exc)), 400
+    return render_template("console/import_done.html", report=report)
+
+
+# --- integrity reminders ------------------------------------------------------------------
+
+@route("/content/reminders")
+def content_reminders() -> ResponseReturnValue:
+    this_year = services().clock.today().year
+    text = request.args.get("year", str(this_year))
+    year = int(text) if text.isdigit() and len(text) == 4 else None
+    if year is None or not this_year - 5 <= year <= this_year + 5:
+        error = f"年份应在 {this_year - 5} 至 {this_year + 5} 之间。"
+        return render_template("console/reminders.html", year=this_year, plans=[],
+                               reminders=[], error=error, this_year=this_year), 400
+    try:
+        plans = plan_year(services(), year)
+    except ValueError as exc:
+        return render_template("console/reminders.html", year=year, plans=[], reminders=[],
+                               error=f"无法排出 {year} 年的计划：{exc}", this_year=this_year), 400
+    rows = [{"day": p.date.day, "weekday": WEEKDAYS[p.date.day.weekday()],
+             "occasion": p.reminder.occasion, "title": p.reminder.title,
+             "holiday": p.date.holiday, "anchor": p.date.anchor, "official": p.date.official,
+             "note": p.date.note, "past": p.date.day < services().clock.today()}
+            for p in plans]
+    return render_template("console/reminders.html", year=year, plans=rows,
+                           reminders=default_reminders(services()), error=None,
+                           this_year=this_year)
+
+
+# --- the quiz bank ------------------------------------------------------------------------
+
+@route("/content/quiz")
+def content_quiz() -> ResponseReturnValue:
+    rows = db().execute("SELECT id, type, stem, options, answer, explanation, source, version,"
+                        " article_no, active FROM quiz_questions ORDER BY id").fetchall()
+    questions = [{"id": r[0], "type": QUIZ_TYPES.get(r[1], r[1]), "stem": r[2],
+                  "options": _options(r[3]), "answer": r[4], "explanation": r[5],
+                  "source": r[6], "version": r[7], "article_no": r[8], "active": bool(r[9])}
+                 for r in rows]
+    return render_template("console/quiz.html", questions=questions)
+
+
+def _options(text: str) -> list[tuple[str, str]]:
+    try:
+        options = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return [("ABCDE"[i] if i < 5 else str(i + 1), str(o)) for i, o in enumerate(options)]
