@@ -10,7 +10,9 @@ import importlib
 
 import click
 
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = (
+    "backup",
+)
 
 
 def register_all(root: click.Group) -> None:
