@@ -4,15 +4,17 @@ the rotation is used up, in the configured order."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlite_utils
 
 from bot.config import WEEKDAYS
 from bot.store import readings as store_readings
 from bot.store.readings import StoredReading
+
+T = TypeVar("T")
 
 
 def reading_for(db: sqlite_utils.Database, day: date, settings: Mapping[str, Any],
@@ -31,9 +33,7 @@ def reading_for(db: sqlite_utils.Database, day: date, settings: Mapping[str, Any
     cycle = _current_cycle(db, audience)
     used = {rid for (rid,) in db.execute(
         "SELECT reading_id FROM reading_log WHERE audience = ? AND cycle = ?", [audience, cycle])}
-    fresh = [r for r in candidates if r.id not in used]
-    if not fresh:  # the library is used up: start again from the top
-        cycle, fresh = cycle + 1, candidates
+    fresh, cycle = fresh_in_cycle(candidates, used, cycle, key=lambda r: r.id)
     choice = _weekly_choice(fresh, day, settings) or fresh[0]
     db.execute("INSERT INTO reading_log (day, audience, reading_id, cycle) VALUES (?, ?, ?, ?)",
                [day.isoformat(), audience, choice.id, cycle])
@@ -44,9 +44,21 @@ def ordered(candidates: list[StoredReading], settings: Mapping[str, Any]) -> lis
     """The rotation in the configured order. A shuffle is keyed by seed and slug, so adding a
     reading slots it in without reshuffling everything else."""
     if settings.get("order") == "shuffle":
-        seed = str(settings.get("seed", 0))
-        return sorted(candidates, key=lambda r: hashlib.sha256(f"{seed}:{r.slug}".encode()).digest())
+        return seeded_order(candidates, str(settings.get("seed", 0)), key=lambda r: r.slug)
     return list(candidates)
+
+
+def seeded_order(items: Sequence[T], seed: str, key: Callable[[T], str]) -> list[T]:
+    """A fixed shuffle keyed by seed and each item's own key (shared with the daily quiz)."""
+    return sorted(items, key=lambda item: hashlib.sha256(f"{seed}:{key(item)}".encode()).digest())
+
+
+def fresh_in_cycle(candidates: Sequence[T], used: Collection[Any], cycle: int,
+                   key: Callable[[T], Any]) -> tuple[list[T], int]:
+    """The candidates not yet used in `cycle`, in order; once the pool is used up, all of them
+    again in cycle + 1. The no-repeat rule of the daily reading and the daily quiz."""
+    fresh = [item for item in candidates if key(item) not in used]
+    return (fresh, cycle) if fresh else (list(candidates), cycle + 1)
 
 
 def _weekly_choice(fresh: list[StoredReading], day: date,

@@ -22,6 +22,7 @@ from bot.regulations import (
     read_regulation_file,
 )
 from bot.store import Store, audit
+from bot.store import quiz as store_quiz
 from bot.store import readings as store_readings
 
 LIBRARY = "library"
@@ -74,6 +75,7 @@ def sync_library(store: Store, library: Library, now: datetime) -> SyncReport:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [reminder.id, reminder.occasion, reminder.lead_workdays, int(reminder.default),
                  reminder.title, reminder.body])
+        store_quiz.sync_bank(db, library.quiz, now)
     return SyncReport(changed, retired, len(library.reminders))
 
 

@@ -10,6 +10,7 @@ from handlers import (  # noqa: F401  (importing registers their routes)
     checkin,
     events,
     help,
+    quiz,
     readings,
     stats,
 )

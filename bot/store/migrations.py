@@ -200,7 +200,8 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL
     );
-    CREATE INDEX tasks_month ON tasks(month, position);
+    -- A task keeps its number for good ("第二项"), removed or not: never two with one number.
+    CREATE UNIQUE INDEX tasks_month ON tasks(month, position);
     CREATE TABLE task_done (
         task_id INTEGER NOT NULL REFERENCES tasks(id),
         member_id INTEGER NOT NULL REFERENCES members(id),
@@ -211,10 +212,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX task_done_member ON task_done(member_id);
     """,
-    # 5: the daily quiz: the question bank, the question of each day, members' graded attempts
+    # 5: the daily quiz: the question bank (synced from content/quiz.toml; a question dropped from
+    # the file turns inactive so attempts keep their reference), the question of each day with
+    # its rotation cycle, who asked for it (so a bare "A" is an answer only after asking), and
+    # members' graded attempts (one a day)
     """
     CREATE TABLE quiz_questions (
         id TEXT PRIMARY KEY,
+        position INTEGER NOT NULL DEFAULT 0,
         type TEXT NOT NULL,
         stem TEXT NOT NULL,
         options TEXT NOT NULL DEFAULT '[]',
@@ -223,11 +228,20 @@ MIGRATIONS: list[str] = [
         source TEXT NOT NULL,
         version TEXT NOT NULL,
         article_no TEXT NOT NULL,
-        active INTEGER NOT NULL DEFAULT 1
+        active INTEGER NOT NULL DEFAULT 1,
+        updated_at TEXT NOT NULL DEFAULT ''
     );
     CREATE TABLE quiz_days (
         day TEXT PRIMARY KEY,
-        question_id TEXT NOT NULL REFERENCES quiz_questions(id)
+        question_id TEXT NOT NULL REFERENCES quiz_questions(id),
+        cycle INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX quiz_days_cycle ON quiz_days(cycle);
+    CREATE TABLE quiz_asked (
+        member_id INTEGER NOT NULL REFERENCES members(id),
+        day TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (member_id, day)
     );
     CREATE TABLE quiz_attempts (
         member_id INTEGER NOT NULL REFERENCES members(id),
@@ -239,26 +253,35 @@ MIGRATIONS: list[str] = [
         via TEXT NOT NULL,
         PRIMARY KEY (member_id, day)
     );
+    CREATE INDEX quiz_attempts_day ON quiz_attempts(day);
     """,
-    # 6: nudges (督学): one per member per day at most; escalations told to leaders
+    # 6: nudges (督学): one per member per day at most; escalations told to leaders. Each row is
+    # written before its broadcast with the broadcast's deterministic key and the text, so a
+    # crash between the two is finished by re-creating the broadcast from the rows.
     """
     CREATE TABLE nudges (
         member_id INTEGER NOT NULL REFERENCES members(id),
         day TEXT NOT NULL,
         rule TEXT NOT NULL,
-        broadcast_id INTEGER REFERENCES broadcasts(id),
+        text TEXT NOT NULL,
+        broadcast_key TEXT NOT NULL,
         at TEXT NOT NULL,
         PRIMARY KEY (member_id, day)
     );
+    CREATE INDEX nudges_key ON nudges(broadcast_key);
     CREATE TABLE escalations (
         member_id INTEGER NOT NULL REFERENCES members(id),
         month TEXT NOT NULL,
         level INTEGER NOT NULL,
+        months INTEGER NOT NULL,
         told_member_id INTEGER REFERENCES members(id),
-        broadcast_id INTEGER REFERENCES broadcasts(id),
+        text TEXT NOT NULL DEFAULT '',
+        broadcast_key TEXT,
+        day TEXT NOT NULL,
         at TEXT NOT NULL,
         PRIMARY KEY (member_id, month, level)
     );
+    CREATE INDEX escalations_key ON escalations(broadcast_key);
     """,
     # 7: the admin console: accounts, failed-login throttling
     """
