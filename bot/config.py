@@ -32,6 +32,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "public_url": (str, ""),
     },
     "store": {"path": (str, "var/qingfeng.db")},
+    "backup": {"dir": (str, "var/backups"), "keep": (int, 14)},  # `python -m bot backup create`
     "content": {"path": (str, "content")},
     "mp": {
         "enabled": (bool, False),
@@ -115,6 +116,10 @@ class Config:
     @property
     def store_path(self) -> Path:
         return self._resolve(self.get("store.path"))
+
+    @property
+    def backup_dir(self) -> Path:
+        return self._resolve(self.get("backup.dir"))
 
     @property
     def content_path(self) -> Path:
@@ -238,6 +243,8 @@ def _check_consistency(sections: dict[str, dict[str, Any]]) -> None:
         ZoneInfo(server["timezone"])
     except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a folder: IsADirectoryError
         raise ConfigError(f"server.timezone: unknown time zone {server['timezone']!r}") from None
+    if sections["backup"]["keep"] < 1:
+        raise ConfigError(f"backup.keep must be at least 1, got {sections['backup']['keep']}")
     _check_reading(sections["reading"])
     _check_nudge(sections["nudge"])
     for name in ("mp", "wecom"):
