@@ -24,6 +24,7 @@ import sqlite_utils
 from bot import audience as audiences
 from bot.channels import Channel, Outcome, Outgoing
 from bot.services import Services
+from bot.store import alerts
 from bot.store import members as store_members
 
 log = logging.getLogger(__name__)
@@ -162,13 +163,18 @@ def _record(services: Services, outcomes: list[Outcome],
 
 def _apply(db: sqlite_utils.Database, outcome: Outcome, now: datetime,
            jitter: float | None = None) -> int:
-    attempts = db.execute("SELECT attempts FROM deliveries WHERE id = ?",
-                          [outcome.delivery_id]).fetchone()[0] + 1
+    row = db.execute("SELECT attempts, status FROM deliveries WHERE id = ?",
+                     [outcome.delivery_id]).fetchone()
+    if row is None or row[1] != "pending":
+        return 0  # settled meanwhile by another drain: its record stands
+    # Our own throttle deferring a send is not an attempt: only the platform's failures count.
+    attempts = row[0] + (0 if outcome.throttled else 1)
     status = outcome.status
     if status == "retry" and attempts >= MAX_ATTEMPTS:
         status = "failed"
     if status == "retry":
-        delay = max(outcome.retry_after, backoff(attempts, jitter))
+        delay = outcome.retry_after if outcome.throttled else max(outcome.retry_after,
+                                                                   backoff(attempts, jitter))
         db.execute("UPDATE deliveries SET attempts = ?, last_error = ?, next_attempt_at = ?"
                    " WHERE id = ?",
                    [attempts, outcome.error, now.timestamp() + delay, outcome.delivery_id])
@@ -189,10 +195,29 @@ def backoff(attempts: int, jitter: float | None = None) -> float:
 
 def _close_finished(services: Services) -> None:
     with services.store.transaction() as db:
-        db.execute(
-            "UPDATE broadcasts SET status = 'done' WHERE status = 'sending' AND NOT EXISTS"
+        finished = [row[0] for row in db.execute(
+            "SELECT id FROM broadcasts WHERE status = 'sending' AND NOT EXISTS"
             " (SELECT 1 FROM deliveries d WHERE d.broadcast_id = broadcasts.id"
-            " AND d.status = 'pending')")
+            " AND d.status = 'pending')").fetchall()]
+        for broadcast_id in finished:
+            db.execute("UPDATE broadcasts SET status = 'done' WHERE id = ?", [broadcast_id])
+            _alert_if_failed(db, broadcast_id, services.clock.now())
+
+
+def _alert_if_failed(db: sqlite_utils.Database, broadcast_id: int, now: datetime) -> None:
+    """A broadcast that ends with platform failures is an operator's business (undeliverable
+    rows are members' own state: unbound, unsubscribed; they are in the counts, not alerts)."""
+    c = counts(db, broadcast_id)
+    if not c.failed:
+        return
+    key = db.execute("SELECT key FROM broadcasts WHERE id = ?", [broadcast_id]).fetchone()[0]
+    failed_reasons = dict(db.execute(
+        "SELECT last_error, count(*) FROM deliveries WHERE broadcast_id = ? AND status = 'failed'"
+        " GROUP BY last_error ORDER BY count(*) DESC LIMIT 3", [broadcast_id]).fetchall())
+    reasons = "；".join(f"{n} 人：{why}" for why, n in failed_reasons.items())
+    alerts.raise_alert(db, kind="broadcast_failed", channel=f"broadcast:{broadcast_id}",
+                       detail=f"群发 {key} 已结束：应发 {c.targeted}，送达 {c.sent}，"
+                              f"失败 {c.failed}（{reasons}）", at=now)
 
 
 def counts(db: sqlite_utils.Database, broadcast_id: int) -> BroadcastCounts:

@@ -75,6 +75,7 @@ ERRMSG: dict[int, str] = {
     40037: "invalid template_id",
     40056: "invalid agentid",
     40058: "invalid parameter",
+    40164: "invalid ip, not in whitelist",
     41001: "access_token missing",
     41011: "missing agentid",
     42001: "access_token expired",

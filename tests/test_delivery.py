@@ -309,3 +309,42 @@ def test_300_members_under_30_percent_faults_each_sent_once_or_failed_with_reaso
         assert len(sent) >= len(targeted) - 5
     # One token per app: the clock never ran past a token's life, and no fault touched one.
     assert api.token_fetches() == 2
+
+
+# ---- our own throttle is not an attempt --------------------------------------------------------
+
+
+def test_throttled_sends_do_not_count_toward_max_attempts(make_services, api, clock) -> None:
+    from bot.channels import wechat
+
+    services, channels = wire(make_services, api, mp=False)
+    [member_id] = add_members(services, 1, "wecom")
+    limit = wechat.PER_MEMBER_PER_MINUTE
+    # More messages to one member in one minute than the per-member throttle lets through.
+    bids = [broadcast(services, f"burst-{n}", f"第{n}条") for n in range(limit + 5)]
+    delivery.drain(services, channels)
+    rows = [ledger(services, bid)[member_id] for bid in bids]
+    assert [r.status for r in rows].count("sent") == limit
+    deferred = [r for r in rows if r.status == "pending"]
+    assert len(deferred) == 5
+    assert {(r.attempts, r.last_error) for r in deferred} == {(0, "per-member throttle")}
+    # Deferred again and again (more drains than MAX_ATTEMPTS inside the minute): still not
+    # failed, and still no attempt counted.
+    for _ in range(delivery.MAX_ATTEMPTS + 2):
+        clock.advance(seconds=1)
+        for bid in bids:
+            services.store.db.execute(
+                "UPDATE deliveries SET next_attempt_at = 0 WHERE broadcast_id = ?"
+                " AND status = 'pending'", [bid])
+        delivery.drain(services, channels)
+    rows = [ledger(services, bid)[member_id] for bid in bids]
+    assert [r.status for r in rows].count("pending") == 5
+    assert {r.attempts for r in rows if r.status == "pending"} == {0}
+
+    clock.advance(seconds=61)
+    settle(services, channels, clock)
+    rows = [ledger(services, bid)[member_id] for bid in bids]
+    assert {r.status for r in rows} == {"sent"}
+    assert {r.attempts for r in rows} == {1}
+    assert delivered_to(api) == Counter({"u0000": limit + 5})
+    assert len({d.content for d in api.delivered}) == limit + 5

@@ -27,6 +27,9 @@ class Outcome:
     error: str = ""         # the platform's errcode and message, or the network error
     retry_after: float = 0  # seconds; at least 60 for the platforms' per-minute limits
     deactivate: bool = False  # the member's account on this channel is gone (unsubscribed, invalid)
+    # Our own throttle deferred the send: nothing reached the platform, so it is not an attempt
+    # (MAX_ATTEMPTS counts real platform failures only).
+    throttled: bool = False
 
 
 class Channel(Protocol):
@@ -37,6 +40,7 @@ class Channel(Protocol):
 
 
 RETRYABLE_ERRCODES = {-1, 45009, 45011, 45033}   # busy, rate limits, concurrency
+IP_NOT_WHITELISTED = 40164                        # "invalid ip, not in whitelist": an operator's job
 TOKEN_ERRCODES = {40001, 40014, 42001}           # invalid, overwritten or expired token
 MINUTE_LIMIT_BACKOFF = 60.0
 

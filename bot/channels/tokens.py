@@ -18,13 +18,14 @@ import requests
 from wechatpy.session import SessionStorage
 
 from bot.clock import Clock
-from bot.store import Store, kv
+from bot.store import Store, alerts, kv
 
 log = logging.getLogger(__name__)
 REFRESH_LOCK_S = 10.0
 EARLY_EXPIRY_S = 300  # refresh five minutes before the platform's expiry
 TOKEN_FETCH_TIMEOUT_S = 5.0
 QUOTA_COOLDOWN_S = 600.0  # after a 45009 on the token URL, no process asks again for this long
+FAILURES_BEFORE_ALERT = 3  # consecutive failed fetches (any process) before an operator is told
 
 
 class TokenQuotaSpent(RuntimeError):
@@ -76,7 +77,7 @@ def refresh_token(storage: SQLiteSessionStorage, key: str, fetch: Callable[[], d
                 if current and current != stale:
                     return current
                 _check_quota(storage, key)
-                return _fetch_and_store(storage, key, fetch)
+                return _fetch_counting_failures(storage, key, fetch)
             finally:
                 with storage.store.transaction() as db:
                     kv.delete(db, lock)
@@ -101,14 +102,49 @@ def _check_quota(storage: SQLiteSessionStorage, key: str) -> None:
         raise TokenQuotaSpent(f"token quota spent for {key} (not asking again for a while)")
 
 
+def app_of(key: str) -> str:
+    """The app id behind wechatpy's storage key, for alerts: "<appid>_access_token", or for
+    WeCom "<corpid>_<first 10 characters of the secret>_access_token" (never shown)."""
+    return key.partition("_")[0]
+
+
+def _fetch_counting_failures(storage: SQLiteSessionStorage, key: str,
+                             fetch: Callable[[], dict]) -> str:
+    """Fetch; count consecutive failures across processes and alert at FAILURES_BEFORE_ALERT.
+    The quota has its own alert and is not counted here."""
+    counter = f"token-failures:{key}"
+    try:
+        token = _fetch_and_store(storage, key, fetch)
+    except TokenQuotaSpent:
+        raise
+    except (RuntimeError, requests.RequestException) as exc:
+        with storage.store.transaction() as db:
+            failures = int(kv.get(db, counter, storage.clock.timestamp()) or 0) + 1
+            kv.put(db, counter, str(failures), None)
+            if failures >= FAILURES_BEFORE_ALERT:
+                alerts.raise_alert(db, kind="token_refresh", channel=app_of(key),
+                                   detail=f"应用 {app_of(key)} 连续 {failures} 次获取"
+                                          f" access_token 失败，最近一次：{exc}",
+                                   at=storage.clock.now())
+        raise
+    with storage.store.transaction() as db:
+        kv.delete(db, counter)
+    return token
+
+
 def _fetch_and_store(storage: SQLiteSessionStorage, key: str, fetch: Callable[[], dict]) -> str:
     result = fetch()
     errcode = result.get("errcode", 0)
     if errcode == 45009:
-        log.error("ALERT access token quota spent for %s: no more fetches today", key)
         with storage.store.transaction() as db:
             kv.put(db, f"quota:{key}", "45009", storage.clock.timestamp() + QUOTA_COOLDOWN_S)
+            alerts.raise_alert(db, kind="token_quota", channel=app_of(key),
+                               detail=f"应用 {app_of(key)} 今日获取 access_token 的次数已用完"
+                                      "（45009），暂停获取；请检查是否有其他程序在重复获取",
+                               at=storage.clock.now())
         raise TokenQuotaSpent(f"token quota spent for {key}")
+    if errcode == 40164:
+        raise_ip_alert(storage, app_of(key), result.get("errmsg", ""))
     if errcode or "access_token" not in result:
         raise RuntimeError(f"token fetch refused: errcode {errcode} {result.get('errmsg', '')}")
     ttl = max(60, int(result.get("expires_in", 7200)) - EARLY_EXPIRY_S)
@@ -126,3 +162,11 @@ def http_get_json(url: str, params: dict[str, str]) -> dict:
         raise TokenFetchFailed(f"token fetch failed: HTTP {exc.response.status_code}") from None
     except (requests.RequestException, ValueError) as exc:  # ValueError: not JSON
         raise TokenFetchFailed(f"token fetch failed: {type(exc).__name__}") from None
+
+
+def raise_ip_alert(storage: SQLiteSessionStorage, app: str, errmsg: str) -> None:
+    """40164: the platform refuses our server's IP. Only an operator can fix the whitelist."""
+    alerts.raise_in(storage.store, kind="ip_whitelist", channel=app,
+                    detail=f"平台拒绝了本服务器的 IP（40164 {errmsg}）：请把服务器公网 IP"
+                           f"加入应用 {app} 的 IP 白名单（公众号）或企业可信 IP（企业微信）",
+                    at=storage.clock.now())

@@ -20,6 +20,7 @@ from wechatpy.enterprise import WeChatClient as WeComClient
 from wechatpy.exceptions import WeChatClientException
 
 from bot.channels import (
+    IP_NOT_WHITELISTED,
     RETRYABLE_ERRCODES,
     TOKEN_ERRCODES,
     Outcome,
@@ -30,7 +31,9 @@ from bot.channels.tokens import (
     QUOTA_COOLDOWN_S,
     SQLiteSessionStorage,
     TokenQuotaSpent,
+    app_of,
     http_get_json,
+    raise_ip_alert,
     refresh_token,
 )
 from bot.clock import Clock
@@ -82,6 +85,8 @@ def _call(client: Any, storage: SQLiteSessionStorage, fetch: Callable[[], dict],
                 except (TimeoutError, RuntimeError, requests.RequestException) as token_exc:
                     raise _Failure(exc.errcode, f"token refresh failed: {token_exc}") from None
                 continue
+            if exc.errcode == IP_NOT_WHITELISTED:
+                raise_ip_alert(storage, app_of(client.access_token_key), exc.errmsg or "")
             raise _Failure(exc.errcode, _describe(exc)) from None
         except TokenQuotaSpent as exc:
             raise _Failure(None, f"no access token: {exc}", QUOTA_COOLDOWN_S) from None
@@ -99,6 +104,8 @@ def _outcome_for(delivery_id: int, failure: _Failure) -> Outcome:
         return Outcome(delivery_id, "retry", failure.message, retry_after_for(failure.errcode))
     if failure.errcode in TOKEN_ERRCODES:
         return Outcome(delivery_id, "retry", failure.message, 60.0)
+    if failure.errcode == IP_NOT_WHITELISTED:  # retried slowly: an operator may fix the list
+        return Outcome(delivery_id, "retry", failure.message, QUOTA_COOLDOWN_S)
     return Outcome(delivery_id, "failed", failure.message)
 
 
@@ -128,10 +135,15 @@ class WeComChannel:
     def send(self, batch: list[Outgoing]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         by_text: dict[str, list[Outgoing]] = defaultdict(list)
+        # Messages to one member admitted earlier in this batch count too: a batch may carry
+        # several broadcasts for the same member.
+        admitted: dict[str, int] = defaultdict(int)
         for item in batch:
-            wait = self._throttle_wait(item.external_id)
+            wait = self._throttle_wait(item.external_id, admitted[item.external_id])
+            admitted[item.external_id] += 0 if wait else 1
             if wait:
-                outcomes.append(Outcome(item.delivery_id, "retry", "per-member throttle", wait))
+                outcomes.append(Outcome(item.delivery_id, "retry", "per-member throttle", wait,
+                                        throttled=True))
             else:
                 by_text[item.text].append(item)
         for text, items in by_text.items():
@@ -162,12 +174,15 @@ class WeComChannel:
                 outcomes.append(Outcome(item.delivery_id, "sent"))
         return outcomes
 
-    def _throttle_wait(self, userid: str) -> float:
+    def _throttle_wait(self, userid: str, admitted: int = 0) -> float:
         now = self.clock.timestamp()
         recent = self._recent[userid]
         while recent and now - recent[0] >= 60:
             recent.popleft()
-        return 60 - (now - recent[0]) if len(recent) >= PER_MEMBER_PER_MINUTE else 0.0
+        if len(recent) + admitted < PER_MEMBER_PER_MINUTE:
+            return 0.0
+        # The earliest send that leaves the window; a whole minute when this batch filled it.
+        return 60 - (now - recent[0]) if len(recent) >= PER_MEMBER_PER_MINUTE else 60.0
 
 
 class OfficialAccountChannel:

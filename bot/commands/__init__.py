@@ -13,6 +13,7 @@ import click
 MODULES: tuple[str, ...] = (
     "backup",
     "admin",
+    "alerts",
 )
 
 

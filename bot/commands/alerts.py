@@ -1,0 +1,45 @@
+"""`python -m bot alerts list|ack ID`: what the service needs an operator for."""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli import Ctx, pass_ctx
+
+
+@click.group("alerts")
+def group() -> None:
+    """Alerts: token quota, IP whitelist, token refresh failures, failed broadcasts."""
+
+
+@group.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include acknowledged alerts.")
+@pass_ctx
+def alerts_list(ctx: Ctx, show_all: bool) -> None:
+    """Open alerts, newest first (with --all, acknowledged ones too)."""
+    from bot.store import alerts
+
+    rows = alerts.list_alerts(ctx.services.store.db, include_acked=show_all)
+    if not rows:
+        click.echo("没有告警。" if show_all else "没有未处理的告警。")
+    for a in rows:
+        state = f"已确认（{a.acked_by}，{a.acked_at[:16].replace('T', ' ')}）" if a.acked_by \
+            else "未处理"
+        click.echo(f"{a.id:>4}  {a.at[:16].replace('T', ' ')}  {state}  {a.title}  [{a.channel}]")
+        click.echo(f"      {a.detail}")
+
+
+@group.command("ack")
+@click.argument("alert_id", type=int)
+@pass_ctx
+def alerts_ack(ctx: Ctx, alert_id: int) -> None:
+    """Acknowledge an alert: it closes, and the next occurrence opens a new one."""
+    from bot.store import alerts
+
+    services = ctx.services
+    try:
+        with services.store.transaction() as db:
+            alert = alerts.acknowledge(db, alert_id, actor="cli", at=services.clock.now())
+    except alerts.AlertError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"已确认告警 {alert.id}：{alert.title}")
