@@ -56,7 +56,7 @@ from bot.console.base import bp
 from bot.services import Services
 
 # Page modules, imported once so their `route`s register on `bp`.
-PAGES: tuple[str, ...] = ("auth", "dashboard")
+PAGES: tuple[str, ...] = ("auth", "dashboard", "content")
 
 
 def init_app(app: Flask, services: Services) -> None:

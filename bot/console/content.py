@@ -7,7 +7,6 @@ an admin imports: a regulation import changes what every member is pushed and fi
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import abort, redirect, render_template, request, url_for
@@ -15,9 +14,10 @@ from flask.typing import ResponseReturnValue
 
 from bot import search
 from bot.console import regulation_import as ri
-from bot.console.base import bp, db, record, route, services, user
+from bot.console.base import db, record, route, services, user
 from bot.regulations import MAX_FILE_BYTES
 from bot.reminders import default_reminders, plan_year
+from bot.store import quiz as store_quiz
 from bot.store import readings as store_readings
 
 PAGE_SIZE = 50
@@ -113,10 +113,11 @@ def content_import() -> ResponseReturnValue:
     pending = ri.hold(services(), filename=upload.filename, data=data, parsed=parsed,
                       source=source, version=version, owner=user().id)
     with services().store.transaction():
-        record("regulation preview", f"{upload.filename}：{source} {version}，"
+        record("content.import.preview", f"{upload.filename}：{source} {version}，"
                                      f"{len(parsed.articles)} 条")
     return render_template("console/import_preview.html", parsed=parsed, pending=pending,
-                           existing=_existing(source, version))
+                           existing=_existing(source, version),
+                           chapter_rows=ri.chapter_rows(parsed))
 
 
 def _import_form(error: str | None = None, source: str = "", version: str = "") -> str:
@@ -137,11 +138,14 @@ def content_import_confirm() -> ResponseReturnValue:
         if request.form.get("action") == "discard":
             ri.discard(services(), token)
             with services().store.transaction():
-                record("regulation discard", f"{pending.filename}：{pending.source}")
+                record("content.import.discard", f"{pending.filename}：{pending.source}")
             return redirect(url_for("console.content_import"))
         report = ri.confirm(services(), pending, actor=f"console:{user().name}")
     except ri.ImportProblem as exc:
         return _import_form(str(exc)), 400
+    with services().store.transaction():
+        record("content.import", f"{report.source} {report.version}：{report.articles} 条，"
+                                 f"新增或更新 {report.changed} 条")
     return render_template("console/import_done.html", report=report)
 
 
@@ -175,18 +179,10 @@ def content_reminders() -> ResponseReturnValue:
 
 @route("/content/quiz")
 def content_quiz() -> ResponseReturnValue:
-    rows = db().execute("SELECT id, type, stem, options, answer, explanation, source, version,"
-                        " article_no, active FROM quiz_questions ORDER BY id").fetchall()
-    questions = [{"id": r[0], "type": QUIZ_TYPES.get(r[1], r[1]), "stem": r[2],
-                  "options": _options(r[3]), "answer": r[4], "explanation": r[5],
-                  "source": r[6], "version": r[7], "article_no": r[8], "active": bool(r[9])}
-                 for r in rows]
+    questions = [{"id": q.id, "type": QUIZ_TYPES.get(q.type, q.type), "stem": q.stem,
+                  "options": [("ABCDE"[i] if i < 5 else str(i + 1), o)
+                              for i, o in enumerate(q.options)],
+                  "answer": q.answer, "explanation": q.explanation, "source": q.source,
+                  "version": q.version, "article_no": q.article_no, "active": q.active}
+                 for q in store_quiz.list_questions(db())]
     return render_template("console/quiz.html", questions=questions)
-
-
-def _options(text: str) -> list[tuple[str, str]]:
-    try:
-        options = json.loads(text or "[]")
-    except ValueError:
-        return []
-    return [("ABCDE"[i] if i < 5 else str(i + 1), str(o)) for i, o in enumerate(options)]

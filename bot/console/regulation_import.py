@@ -165,3 +165,24 @@ def _safe_name(filename: str) -> str:
     name = re.split(r"[\\/]", filename or "")[-1].strip().lstrip(".")
     name = re.sub(r"[\x00-\x1f]", "", name)[:120]
     return name or "upload.txt"
+
+
+@dataclass(frozen=True)
+class ChapterRow:
+    heading: str     # "第一编 总则 · 第一章 任务、适用范围和运用规则", or "（无章）"
+    first: str
+    last: str
+    count: int
+
+
+def chapter_rows(parsed: ParsedRegulation) -> list[ChapterRow]:
+    """The split by chapter, for the preview: each run of articles under one heading."""
+    rows: list[ChapterRow] = []
+    for article in parsed.articles:
+        heading = " · ".join(h for h in (article.part, article.chapter) if h) or "（无章）"
+        if rows and rows[-1].heading == heading:
+            last = rows[-1]
+            rows[-1] = ChapterRow(heading, last.first, article.article_no, last.count + 1)
+        else:
+            rows.append(ChapterRow(heading, article.article_no, article.article_no, 1))
+    return rows
