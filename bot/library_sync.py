@@ -24,6 +24,7 @@ from bot.regulations import (
 from bot.store import Store, audit
 from bot.store import quiz as store_quiz
 from bot.store import readings as store_readings
+from bot.tasks import sync_tasks
 
 LIBRARY = "library"
 IMPORT = "import"
@@ -76,6 +77,7 @@ def sync_library(store: Store, library: Library, now: datetime) -> SyncReport:
                 [reminder.id, reminder.occasion, reminder.lead_workdays, int(reminder.default),
                  reminder.title, reminder.body])
         store_quiz.sync_bank(db, library.quiz, now)
+        sync_tasks(db, library.tasks, now)
     return SyncReport(changed, retired, len(library.reminders))
 
 

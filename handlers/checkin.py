@@ -12,9 +12,12 @@ CHECKIN_WORDS = r"(?:今天|今日)?(?:学习)?(?:打卡|签到)(?:了|啦)?"
 # "今天学习了", "已学习", "学习完了，读了第二章", "我今天已经学习了"
 STUDIED_WORDS = r"(?:我)?(?:今天|今日)?(?:已经?|我)?学(?:习)?(?:了|完了|完毕|好了)"
 NOTE = r"(?:[\s:：,，。!！]+(?P<note>.+))?"
+# "打卡 2", "打卡第二项", "打卡 1、3" name study tasks: handlers/tasks.py marks them done.
+_ITEM = r"\s*第?\s*[\d零〇一二两三四五六七八九十]{1,3}\s*项?"
+TASK_NUMBER = rf"打卡\s*[:：]?{_ITEM}(?:\s*[、,，和及]?{_ITEM})*$"
 
 
-@router.text(pattern=rf"(?:{CHECKIN_WORDS}|{STUDIED_WORDS}|已学习){NOTE}")
+@router.text(pattern=rf"(?!{TASK_NUMBER})(?:{CHECKIN_WORDS}|{STUDIED_WORDS}|已学习){NOTE}")
 def check_in(inbound: Inbound, ctx: Context) -> Reply:
     assert ctx.member is not None
     now = ctx.clock.now()

@@ -14,6 +14,7 @@ MODULES: tuple[str, ...] = (
     "backup",
     "admin",
     "alerts",
+    "tasks",
 )
 
 

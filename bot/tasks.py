@@ -1,0 +1,131 @@
+"""Month files (content/tasks/*.toml, already validated as TaskSpecs) into the tasks table.
+
+`sync_tasks` keeps the store in step with content/: run by bot.library_sync.sync_library at every
+`init`; idempotent; an edited task is updated in place (its number stays), a task dropped from
+the files is soft-removed, and one that comes back gets its old number back.
+
+`import_month` is an admin loading a whole month from a file of their own
+(`python -m bot tasks import FILE`): the same format, stored with origin 'admin'.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from bot.library import TaskSpec, load_tasks
+from bot.store import Store, audit
+from bot.store import tasks as store_tasks
+
+
+@dataclass(frozen=True)
+class TaskSyncReport:
+    added: int
+    updated: int
+    removed: int
+
+
+@dataclass(frozen=True)
+class TaskImportReport:
+    month: str
+    added: int
+    updated: int
+    unchanged: int
+    others: int  # tasks of the month the file does not list (left as they are)
+
+
+def sync_tasks(db: sqlite_utils.Database, specs: tuple[TaskSpec, ...],
+               now: datetime) -> TaskSyncReport:
+    """Inside the caller's transaction: upsert every file task, soft-remove the ones gone."""
+    counts = {"added": 0, "updated": 0, "same": 0}
+    for spec in specs:
+        counts[upsert_spec(db, spec, origin="file", now=now)] += 1
+    keep = {spec.id for spec in specs}
+    gone = [row[0] for row in db.execute(
+        "SELECT slug FROM tasks WHERE origin = 'file' AND removed = 0") if row[0] not in keep]
+    for slug in gone:
+        db.execute("UPDATE tasks SET removed = 1, updated_at = ? WHERE slug = ?",
+                   [now.isoformat(), slug])
+    return TaskSyncReport(counts["added"], counts["updated"], len(gone))
+
+
+def upsert_spec(db: sqlite_utils.Database, spec: TaskSpec, *, origin: str, now: datetime) -> str:
+    """Insert or update one task by its slug: "added", "updated" or "same"."""
+    values = _values(spec, origin)
+    existing = store_tasks.by_slug(db, spec.id)
+    if existing is None:
+        position = store_tasks.next_position(db, spec.month)
+        db.execute(
+            "INSERT INTO tasks (slug, month, position, title, detail, link, readings, due,"
+            " required, kind, audience, origin, removed, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+            [spec.id, spec.month, position, *values.values(), now.isoformat(), now.isoformat()])
+        return "added"
+    if _stored_values(existing) == values and existing.month == spec.month and not existing.removed:
+        return "same"
+    # A task moved to another month's file takes the next number there.
+    position = (existing.position if existing.month == spec.month
+                else store_tasks.next_position(db, spec.month))
+    sets = ", ".join(f"{name} = ?" for name in values)
+    db.execute(f"UPDATE tasks SET month = ?, position = ?, {sets}, removed = 0, updated_at = ?"
+               " WHERE id = ?",
+               [spec.month, position, *values.values(), now.isoformat(), existing.id])
+    return "updated"
+
+
+def _values(spec: TaskSpec, origin: str) -> dict[str, object]:
+    return {"title": spec.title, "detail": spec.detail, "link": spec.link or "",
+            "readings": json.dumps(list(spec.readings), ensure_ascii=False),
+            "due": spec.due.isoformat(), "required": int(spec.required), "kind": spec.kind,
+            "audience": json.dumps(spec.audience, ensure_ascii=False, sort_keys=True),
+            "origin": origin}
+
+
+def _stored_values(task: store_tasks.Task) -> dict[str, object]:
+    return {"title": task.title, "detail": task.detail, "link": task.link,
+            "readings": json.dumps(list(task.readings), ensure_ascii=False),
+            "due": task.due.isoformat(), "required": int(task.required), "kind": task.kind,
+            "audience": json.dumps(task.audience, ensure_ascii=False, sort_keys=True),
+            "origin": task.origin}
+
+
+def import_month(store: Store, path: Path, *, actor: str, now: datetime) -> TaskImportReport:
+    """Load a month file as admin tasks, all or nothing.
+
+    Raises ContentError (the file's own problem, located) or TaskError (a reading the library
+    does not have, a task that belongs to content/tasks).
+    """
+    specs = load_tasks(path)
+    if not specs:
+        raise store_tasks.TaskError(f"{path.name} 里没有任何 [[task]]。")
+    month = specs[0].month
+    with store.transaction() as db:
+        _check_importable(db, specs)
+        counts = {"added": 0, "updated": 0, "same": 0}
+        for spec in specs:
+            counts[upsert_spec(db, spec, origin="admin", now=now)] += 1
+        listed = {spec.id for spec in specs}
+        others = sum(1 for t in store_tasks.month_tasks(db, month) if t.slug not in listed)
+        if counts["added"] or counts["updated"]:
+            audit.record(db, actor=actor, action="tasks import",
+                         detail=f"{month} from {path.name}: {counts['added']} added,"
+                                f" {counts['updated']} updated", at=now)
+    return TaskImportReport(month, counts["added"], counts["updated"], counts["same"], others)
+
+
+def _check_importable(db: sqlite_utils.Database, specs: tuple[TaskSpec, ...]) -> None:
+    for spec in specs:
+        existing = store_tasks.by_slug(db, spec.id)
+        if existing is not None and existing.origin == "file":
+            raise store_tasks.TaskError(
+                f"任务「{spec.id}」来自内容文件 content/tasks/{existing.month}.toml，"
+                "请直接修改该文件后运行 python -m bot init。")
+        known = {r.slug for r in store_tasks.readings_of(db, spec.readings)}
+        missing = [slug for slug in spec.readings if slug not in known]
+        if missing:
+            raise store_tasks.TaskError(
+                f"任务「{spec.id}」引用的条文「{'、'.join(missing)}」不在纪法条文库里。")
