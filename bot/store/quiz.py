@@ -74,32 +74,36 @@ def sync_bank(db: sqlite_utils.Database, questions: Iterable[QuizQuestion],
     for position, question in enumerate(questions, start=1):
         ids.append(question.id)
         changed += _upsert(db, question, position, now)
-    marks = ", ".join("?" * len(ids)) or "NULL"
+    # json_each, not "NOT IN (?, ?, ...)": no placeholder limit, and an empty bank retires all
+    # (NOT IN (NULL) would retire nothing).
     retired = db.execute(
-        f"UPDATE quiz_questions SET active = 0, updated_at = ? WHERE active = 1"
-        f" AND id NOT IN ({marks})", [now.isoformat(), *ids]).rowcount
+        "UPDATE quiz_questions SET active = 0, updated_at = ? WHERE active = 1"
+        " AND id NOT IN (SELECT value FROM json_each(?))",
+        [now.isoformat(), json.dumps(ids)]).rowcount
     return BankSync(changed, retired)
 
 
 def _upsert(db: sqlite_utils.Database, question: QuizQuestion, position: int,
             now: datetime) -> int:
-    values = [position, question.type, question.stem,
+    values = [question.type, question.stem,
               json.dumps(list(question.options), ensure_ascii=False), question.answer,
               question.explanation, question.source, question.version, question.article_no]
     cursor = db.execute(
-        "INSERT INTO quiz_questions (position, type, stem, options, answer, explanation, source,"
-        " version, article_no, id, active, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)"
-        " ON CONFLICT (id) DO UPDATE SET position = excluded.position, type = excluded.type,"
-        " stem = excluded.stem, options = excluded.options, answer = excluded.answer,"
+        "INSERT INTO quiz_questions (type, stem, options, answer, explanation, source, version,"
+        " article_no, id, position, active, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)"
+        " ON CONFLICT (id) DO UPDATE SET type = excluded.type, stem = excluded.stem,"
+        " options = excluded.options, answer = excluded.answer,"
         " explanation = excluded.explanation, source = excluded.source,"
         " version = excluded.version, article_no = excluded.article_no, active = 1,"
         " updated_at = excluded.updated_at"
         # Only a real difference counts (and touches updated_at): idempotent syncs stay silent.
-        " WHERE (position, type, stem, options, answer, explanation, source, version,"
-        " article_no, active) IS NOT (excluded.position, excluded.type, excluded.stem,"
-        " excluded.options, excluded.answer, excluded.explanation, excluded.source,"
-        " excluded.version, excluded.article_no, 1)",
-        [*values, question.id, now.isoformat()])
+        " WHERE (type, stem, options, answer, explanation, source, version, article_no, active)"
+        " IS NOT (excluded.type, excluded.stem, excluded.options, excluded.answer,"
+        " excluded.explanation, excluded.source, excluded.version, excluded.article_no, 1)",
+        [*values, question.id, position, now.isoformat()])
+    # Removing one question moves the rest up: keep the listing order, but that is no edit.
+    db.execute("UPDATE quiz_questions SET position = ? WHERE id = ? AND position != ?",
+               [position, question.id, position])
     return cursor.rowcount
 
 
