@@ -216,3 +216,39 @@ def test_one_attempt_a_day_in_the_store(store: Store) -> None:
 def test_a_malformed_month_is_refused(store: Store, month: str) -> None:
     with pytest.raises(ValueError):
         store_quiz.month_accuracy(store.db, 1, month)
+
+
+# ---- answers checked against the real texts -------------------------------------------------
+
+# The regulations whose published text is in ../shared/data/regulations (read, never copied).
+REAL_TEXTS = {
+    "中国共产党纪律处分条例": "中国共产党纪律处分条例_2023.md",
+    "中华人民共和国监察法": "监察法(2024-12-25).md",
+    "中国共产党廉洁自律准则": "中国共产党廉洁自律准则.md",
+}
+
+
+def _articles(source: str) -> dict[str, str]:
+    from bot.regulations import parse_regulation, read_regulation_file
+    from tests.paths import REGULATIONS
+    path = REGULATIONS / REAL_TEXTS[source]
+    parsed = parse_regulation(read_regulation_file(path), filename=path.name)
+    return {article.article_no: article.body for article in parsed.articles}
+
+
+def _checkable(qtype: str) -> list[QuizQuestion]:
+    return [q for q in BANK if q.type == qtype and q.source in REAL_TEXTS]
+
+
+@pytest.mark.parametrize("q", _checkable("single"), ids=lambda q: q.id)
+def test_a_single_choice_answer_is_what_the_cited_article_says(q: QuizQuestion) -> None:
+    """Figures and names (期限, 机关, 种类) are quoted in options: the right one must be in the
+    article the question cites, so a wrong key or a wrong citation fails here."""
+    text = "".join(_articles(q.source).get(no, "") for no in re.findall(
+        r"第[一二三四五六七八九十百零]+条", q.article_no))
+    assert text, q.article_no
+    right = q.options["ABCDE".index(q.answer)]
+    if q.id == "q019":  # the option paraphrases the article's "红红脸、出出汗" form
+        assert "“红红脸、出出汗”成为常态" in text
+    else:
+        assert right in text, (q.id, right)
