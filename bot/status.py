@@ -15,6 +15,7 @@ from datetime import datetime
 import sqlite_utils
 
 from bot.services import Services
+from bot.store import alerts
 from schedules.lease import LEASE_KEY
 
 # Delivery and alert states, listed so that a state with no rows is still reported as 0.
@@ -81,7 +82,7 @@ def _collect(services: Services, db: sqlite_utils.Database, now: datetime) -> St
         lease=_lease(db, stamp),
         last_push=_last_push(db),
         tokens=_tokens(db, stamp),
-        open_alerts=_count(db, "SELECT count(*) FROM alerts" + _open_alerts_filter(db)),
+        open_alerts=alerts.open_count(db),
         members_active=_count(db, "SELECT count(*) FROM members WHERE active = 1"),
         checkins_today=_count(db, "SELECT count(*) FROM checkins WHERE day = ?",
                               now.date().isoformat()),
@@ -127,12 +128,6 @@ def _tokens(db: sqlite_utils.Database, stamp: float) -> tuple[Token, ...]:
                 None if expires_at is None else round(expires_at - stamp))
     names = sorted(set(expiry) | spent)
     return tuple(Token(name, expiry.get(name), name in spent) for name in names)
-
-
-def _open_alerts_filter(db: sqlite_utils.Database) -> str:
-    # Alerts gained an acknowledgement column after they were first written; count all until then.
-    columns = {column.name for column in db["alerts"].columns}
-    return " WHERE acked_at IS NULL" if "acked_at" in columns else ""
 
 
 def _deliveries(db: sqlite_utils.Database) -> dict[str, int]:

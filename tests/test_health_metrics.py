@@ -122,3 +122,17 @@ def test_metrics_refuse_anyone_but_a_local_scraper(client):
     # Behind nginx every request comes from 127.0.0.1: a forwarded one is from outside.
     assert client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+
+
+def test_open_alerts_are_counted_until_acknowledged(client, services):
+    from bot.store import alerts
+
+    with services.store.transaction() as db:
+        first = alerts.raise_alert(db, kind="ip_whitelist", channel="mp", detail="40164",
+                                   at=TEST_NOW)
+        alerts.raise_alert(db, kind="token_quota", channel="wecom", detail="45009", at=TEST_NOW)
+    assert client.get("/healthz").get_json()["open_alerts"] == 2
+    assert metrics_of(client)["qingfeng_open_alerts"] == 2
+    with services.store.transaction() as db:
+        alerts.acknowledge(db, first, actor="admin", at=TEST_NOW)
+    assert client.get("/healthz").get_json()["open_alerts"] == 1
