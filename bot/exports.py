@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 import sqlite_utils
 
@@ -37,23 +41,57 @@ def checkin_rows(db: sqlite_utils.Database, start: date, end: date) -> list[list
 
 def write_xlsx(path: Path, title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     """One sheet: a frozen header row and column widths that fit Chinese text."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_workbook(path, [Sheet(title, header, rows)])
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One worksheet: a title (cut to Excel's 31 characters), a header and rows. Cells of
+    `percent_columns` (0-based) that hold numbers are shown as percentages (0.875 -> 87.5%)."""
+    title: str
+    header: Sequence[str]
+    rows: Sequence[Sequence[object]]
+    percent_columns: tuple[int, ...] = ()
+
+
+def write_workbook(target: Path | BinaryIO, sheets: Sequence[Sheet]) -> None:
+    """Sheets in order, each with a bold frozen header row and widths that fit Chinese text."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
 
     book = Workbook()
-    sheet = book.active
-    sheet.title = title[:31]  # Excel's limit on sheet names
-    sheet.append(list(header))
-    for cell in sheet[1]:
+    book.remove(book.active)
+    for sheet in sheets:
+        _fill(book.create_sheet(sheet.title[:31]), sheet)  # Excel's limit on sheet names
+    book.save(target)
+
+
+def _fill(ws, sheet: Sheet) -> None:  # noqa: ANN001  (an openpyxl Worksheet)
+    from openpyxl.styles import Font
+
+    ws.append(list(sheet.header))
+    for cell in ws[1]:
         cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append(list(row))
-    sheet.freeze_panes = "A2"
-    for index, name in enumerate(header, start=1):
-        width = max([_display_width(name)] + [_display_width(r[index - 1]) for r in rows[:500]])
-        sheet.column_dimensions[sheet.cell(1, index).column_letter].width = min(width + 2, 60)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
+    for row in sheet.rows:
+        ws.append(list(row))
+    for column in sheet.percent_columns:
+        for (cell,) in ws.iter_rows(min_row=2, min_col=column + 1, max_col=column + 1):
+            if isinstance(cell.value, int | float):
+                cell.number_format = "0.0%"
+    ws.freeze_panes = "A2"
+    sample = sheet.rows[:500]
+    for index, name in enumerate(sheet.header, start=1):
+        width = max([_display_width(name)] + [_display_width(r[index - 1]) for r in sample])
+        ws.column_dimensions[ws.cell(1, index).column_letter].width = min(width + 2, 60)
+
+
+def csv_text(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A CSV table as text; write it to a file with encoding "utf-8-sig" (a BOM) for Excel."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 def _display_width(value: object) -> int:

@@ -149,6 +149,26 @@ def fire_reminders(services: Services) -> None:
     _mark_handled(services, "reminders", now)
 
 
+def _nudge_trigger(services: Services) -> CronTrigger:
+    hour, minute = services.config.get("nudge.send_time").split(":")
+    return CronTrigger(hour=int(hour), minute=int(minute), timezone=services.clock.tz)
+
+
+def fire_nudges(services: Services) -> None:
+    """督学 at nudge.send_time on working days; bot/nudges.py decides who gets what. While
+    nudges are off the fires are still marked handled, so turning them on sends no backlog."""
+    from bot import nudges
+
+    fires, now = _builtin_fires(services, "nudges", _nudge_trigger(services), True)
+    for fire in fires if services.config.get("nudge.enabled") else ():
+        if now - fire > _grace(services):
+            record_missed(services, f"nudge:{fire.date()}", fire, {"members": []}, None,
+                          "（督学提醒）")
+            continue
+        nudges.run_day(services, fire.date(), fire)
+    _mark_handled(services, "nudges", now)
+
+
 def _per_branch(body: str) -> delivery.TextFor:
     def text(recipient: Recipient) -> str:
         return body.format(branch=f"{recipient.branch}党支部" if not recipient.branch.endswith(
@@ -195,6 +215,7 @@ def drain_deliveries(services: Services) -> None:
 
 def default_jobs() -> list[Callable[[Services], None]]:
     """In order: decide what is due, then send it."""
-    return [fire_admin_schedules, fire_daily_reading, fire_reminders, drain_deliveries]
+    return [fire_admin_schedules, fire_daily_reading, fire_reminders, fire_nudges,
+            drain_deliveries]
 
 

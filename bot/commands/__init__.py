@@ -11,6 +11,8 @@ import importlib
 import click
 
 MODULES: tuple[str, ...] = (
+    "nudges",
+    "report",
     "backup",
     "admin",
     "alerts",
