@@ -6,8 +6,10 @@ the simulator API and the WeCom webhook."""
 from __future__ import annotations
 
 import itertools
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -169,6 +171,39 @@ def test_a_retried_answer_message_is_graded_once(services, say, clock):
     first = say(wrong(q), key="retry-1")
     assert say(wrong(q), key="retry-1") == first  # WeChat's retry: the remembered reply
     assert len(attempts(services)) == 1
+
+
+def test_the_quiz_day_is_shanghais(services, say, clock):
+    clock.set(datetime(2026, 11, 23, 15, 30, tzinfo=UTC))  # 23:30 on the 23rd in Shanghai
+    say("答题")
+    late = todays(services, clock)
+    say(right(late))
+    clock.set(datetime(2026, 11, 23, 16, 30, tzinfo=UTC))  # 00:30 on the 24th in Shanghai
+    reply = say("答题")
+    assert reply.startswith("【每日一题】2026年11月24日")
+    assert todays(services, clock).id != late.id
+    assert [row[1] for row in attempts(services)] == ["2026-11-23"]
+
+
+def test_members_asking_at_once_get_one_question(services, clock):
+    """Several members' first 答题 of the day in parallel threads: one pick, one quiz_days row."""
+    users = [f"sb-{n}" for n in range(6)]
+    with services.store.transaction() as db:
+        for n, user in enumerate(users):
+            members.bind_identity(db, channel="sandbox", external_id=user,
+                                  member_id=1 + n % 8, now=clock.now())
+    barrier = threading.Barrier(len(users))
+
+    def ask(user: str) -> str:
+        barrier.wait()
+        inbound = Inbound(channel="sandbox", user=user, kind="text", text="答题",
+                          dedupe_key=f"race-{user}", at=clock.now())
+        return handle_inbound(services, inbound).text
+
+    with ThreadPoolExecutor(len(users)) as pool:
+        replies = list(pool.map(ask, users))
+    assert len(set(replies)) == 1 and replies[0].startswith("【每日一题】")
+    assert services.store.db.execute("SELECT count(*) FROM quiz_days").fetchone()[0] == 1
 
 
 # ---- bare answers are captured only after asking --------------------------------------------
