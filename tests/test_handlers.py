@@ -378,6 +378,15 @@ def test_a_menu_click_checks_in(services):
     assert "本月打卡：1 天" in event(services, "click", event_key="STATS")
 
 
+def test_every_menu_key_answers_like_its_words(services, say):
+    from handlers.events import MENU_KEYS
+
+    for key, words in MENU_KEYS.items():
+        if key != "CHECKIN":  # checking in twice answers differently; tested above
+            assert event(services, "click", event_key=key) == say(words), key
+    assert "帮助" in event(services, "click", event_key="NO_SUCH_KEY")
+
+
 # --- a failing handler --------------------------------------------------------------------
 
 
