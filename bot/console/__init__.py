@@ -56,7 +56,8 @@ from bot.console.base import bp
 from bot.services import Services
 
 # Page modules, imported once so their `route`s register on `bp`.
-PAGES: tuple[str, ...] = ("auth", "dashboard", "content")
+PAGES: tuple[str, ...] = ("auth", "dashboard", "members", "schedules", "users", "audit_log",
+                         "content")
 
 
 def init_app(app: Flask, services: Services) -> None:

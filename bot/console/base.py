@@ -105,8 +105,13 @@ def require_branch(branch: str | None, what: str) -> None:
 # --- the decorator -----------------------------------------------------------------------
 
 def route(rule: str, *, methods: tuple[str, ...] = ("GET",), admin_only: bool = False,
-          endpoint: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a console view that requires a login (and the admin role when `admin_only`)."""
+          endpoint: str | None = None, max_bytes: int | None = None,
+          ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a console view that requires a login (and the admin role when `admin_only`).
+
+    `max_bytes`: the largest request body this view accepts (an upload), instead of the app's
+    64 KiB webhook limit; applied before the CSRF check reads the form.
+    """
 
     def wrap(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
@@ -121,6 +126,7 @@ def route(rule: str, *, methods: tuple[str, ...] = ("GET",), admin_only: bool = 
             return view(*args, **kwargs)
 
         guarded.console_guarded = True  # type: ignore[attr-defined]
+        guarded.console_max_bytes = max_bytes  # type: ignore[attr-defined]
         bp.add_url_rule(rule, endpoint=endpoint or view.__name__, view_func=guarded,
                         methods=list(methods))
         return guarded
@@ -184,6 +190,8 @@ def _guard() -> ResponseReturnValue | None:
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None or not getattr(view, "console_guarded", False):
         abort(404)  # fail closed: a console view that skipped `route` is not served
+    if getattr(view, "console_max_bytes", None):
+        request.max_content_length = view.console_max_bytes
     _load_user()
     if g.console_user is None and not getattr(view, "console_public", False):
         return _to_login()  # before CSRF: a logged-out POST is told to log in, not "expired"
@@ -254,3 +262,38 @@ def _error_page(error: Any) -> ResponseReturnValue:
 
 for _code in ERRORS:
     bp.register_error_handler(_code, _error_page)
+
+
+# --- paging ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Pager:
+    page: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+
+def pager(total: int, size: int = 50) -> Pager:
+    """The page asked for in ?page= (a bad or too large number shows the nearest real page)."""
+    try:
+        asked = int(request.args.get("page", "1"))
+    except ValueError:
+        asked = 1
+    last = max(1, -(-total // size))
+    return Pager(page=min(max(asked, 1), last), size=size, total=total)
+
+
+@bp.app_template_global()
+def page_url(number: int) -> str:
+    """This page's URL with its filters kept and ?page= set."""
+    args = request.args.to_dict()
+    args["page"] = str(number)
+    return url_for(request.endpoint or "console.dashboard", **(request.view_args or {}), **args)

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import render_template
 from flask.typing import ResponseReturnValue
 
-from bot.console.base import route
+from bot.console import charts
+from bot.console import dashboard_data as data
+from bot.console.base import branch_scope, db, route, services, user
 
 
 @route("/")
 def dashboard() -> ResponseReturnValue:
-    return render_template("console/dashboard.html")
+    scope = branch_scope()
+    clock = services().clock
+    today = clock.today()
+    points = data.trend(db(), scope, today)
+    measured, branches = data.branch_completion(services(), scope, today)
+    return render_template(
+        "console/dashboard.html",
+        today=today, rate=data.checkin_rate(db(), scope, today),
+        trend_svg=charts.line_chart(points, title="近 30 天打卡率", chart_id="trend"),
+        branch_svg=charts.bar_chart(branches, title=measured, chart_id="branches"),
+        measured=measured,
+        upcoming=data.upcoming(services(), scope),
+        failures=data.failed_deliveries(db(), scope, clock.now() - timedelta(days=30)),
+        alerts=data.recent_alerts(db()) if user().is_admin else [],
+    )

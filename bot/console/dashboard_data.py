@@ -1,0 +1,170 @@
+"""The numbers behind 概览, as plain functions of (services, branch scope): easy to test alone.
+
+`scope` is None for an admin (every branch) or one branch for its secretary; every query here
+filters by it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import sqlite_utils
+
+from bot import audience as audiences
+from bot.reminders import holiday_calendar
+from bot.services import Services
+from bot.store import members as store_members
+from bot.store import schedules as store_schedules
+from schedules.jobs import describe_content
+from schedules.timing import SpecError, next_fires, trigger_for
+
+
+@dataclass(frozen=True)
+class Rate:
+    done: int
+    total: int
+
+    @property
+    def percent(self) -> float | None:
+        return round(100 * self.done / self.total, 1) if self.total else None
+
+
+def _branch_sql(scope: str | None, alias: str = "m") -> tuple[str, list[str]]:
+    return (f" AND {alias}.branch = ?", [scope]) if scope else ("", [])
+
+
+def active_count(db: sqlite_utils.Database, scope: str | None) -> int:
+    where, params = _branch_sql(scope)
+    return db.execute(f"SELECT count(*) FROM members m WHERE m.active = 1{where}",
+                      params).fetchone()[0]
+
+
+def checkin_rate(db: sqlite_utils.Database, scope: str | None, day: date) -> Rate:
+    where, params = _branch_sql(scope)
+    done = db.execute(
+        "SELECT count(*) FROM checkins c JOIN members m ON m.id = c.member_id"
+        f" WHERE c.day = ? AND m.active = 1{where}", [day.isoformat(), *params]).fetchone()[0]
+    return Rate(done, active_count(db, scope))
+
+
+def trend(db: sqlite_utils.Database, scope: str | None, today: date,
+          days: int = 30) -> list[tuple[str, float | None]]:
+    """(MM-DD, check-in rate %) for the last `days` days up to today, today's roster as the base."""
+    start = today - timedelta(days=days - 1)
+    where, params = _branch_sql(scope)
+    per_day = dict(db.execute(
+        "SELECT c.day, count(*) FROM checkins c JOIN members m ON m.id = c.member_id"
+        f" WHERE c.day BETWEEN ? AND ? AND m.active = 1{where} GROUP BY c.day",
+        [start.isoformat(), today.isoformat(), *params]).fetchall())
+    total = active_count(db, scope)
+    points = []
+    for offset in range(days):
+        day = start + timedelta(days=offset)
+        count = per_day.get(day.isoformat(), 0)
+        points.append((f"{day:%m-%d}", round(100 * count / total, 1) if total else None))
+    return points
+
+
+def branch_completion(services: Services, scope: str | None,
+                      today: date) -> tuple[str, list[tuple[str, float | None]]]:
+    """Per branch, this month's completion: of required study tasks when the month has any,
+    otherwise of check-ins on the working days so far. Returns (what was measured, rows)."""
+    db = services.store.db
+    month = f"{today:%Y-%m}"
+    people = [m for m in store_members.list_members(db, active_only=True)
+              if scope is None or m.branch == scope]
+    tasks = [(row[0], json.loads(row[1])) for row in db.execute(
+        "SELECT id, audience FROM tasks WHERE month = ? AND required = 1 AND removed = 0",
+        [month])]
+    rates: dict[str, list[int]] = {}
+    if tasks:
+        done = set(db.execute(
+            "SELECT task_id, member_id FROM task_done WHERE task_id IN"
+            " (SELECT id FROM tasks WHERE month = ?)", [month]).fetchall())
+        for member in people:
+            tally = rates.setdefault(member.branch, [0, 0])
+            for task_id, audience in tasks:
+                if audiences.includes(audience, member):
+                    tally[1] += 1
+                    tally[0] += (task_id, member.id) in done
+        measured = "本月必学任务完成率"
+    else:
+        calendar = holiday_calendar(services)
+        workdays = [today.replace(day=d) for d in range(1, today.day + 1)
+                    if calendar.is_workday(today.replace(day=d))]
+        days = {d.isoformat() for d in workdays}
+        counted = dict(db.execute(
+            "SELECT member_id, count(*) FROM checkins WHERE day BETWEEN ? AND ?"
+            " GROUP BY member_id", [today.replace(day=1).isoformat(), today.isoformat()]
+        ).fetchall()) if days else {}
+        for member in people:
+            tally = rates.setdefault(member.branch, [0, 0])
+            tally[0] += min(counted.get(member.id, 0), len(days))
+            tally[1] += len(days)
+        measured = "本月工作日打卡率"
+    rows = [(branch, Rate(d, t).percent) for branch, (d, t) in sorted(rates.items())]
+    return measured, rows
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    at: datetime
+    what: str
+    audience: str
+    schedule_id: int | None
+
+
+def schedule_branch(audience: dict) -> str | None:
+    """The one branch a schedule is for when its audience is exactly one branch, else None
+    (a schedule for everyone, several branches, groups or named members is an admin's)."""
+    branches = audience.get("branches") or []
+    if set(audience) == {"branches"} and len(branches) == 1:
+        return str(branches[0])
+    return None
+
+
+def visible_schedule(audience: dict, scope: str | None) -> bool:
+    return scope is None or schedule_branch(audience) == scope
+
+
+def upcoming(services: Services, scope: str | None, limit: int = 5) -> list[Upcoming]:
+    now = services.clock.now()
+    is_workday = holiday_calendar(services).is_workday
+    found: list[Upcoming] = []
+    for s in store_schedules.active(services.store.db):
+        if not visible_schedule(s.audience, scope):
+            continue
+        try:
+            trigger = trigger_for(s.kind, s.spec, services.clock.tz)
+        except SpecError:
+            continue
+        for fire in next_fires(trigger, now, limit, is_workday if s.workdays_only else None):
+            found.append(Upcoming(fire, describe_content(s.content)[:60],
+                                  audiences.describe(s.audience), s.id))
+    hour, minute = (int(x) for x in services.config.get("reading.push_time").split(":"))
+    reading = trigger_for("daily", {"time": f"{hour:02d}:{minute:02d}"}, services.clock.tz)
+    workdays_only = services.config.get("reading.workdays_only")
+    for fire in next_fires(reading, now, limit, is_workday if workdays_only else None):
+        found.append(Upcoming(fire, "每日纪法条文", "全体党员", None))
+    return sorted(found, key=lambda u: u.at)[:limit]
+
+
+def failed_deliveries(db: sqlite_utils.Database, scope: str | None, since: datetime,
+                      limit: int = 20) -> list[dict]:
+    """Broadcasts since `since` with failed or undeliverable rows, by reason (this scope's
+    members only)."""
+    where, params = _branch_sql(scope)
+    return list(db.query(
+        "SELECT b.id AS broadcast_id, b.key, b.fire_at, b.schedule_id, d.status, d.last_error,"
+        " count(*) AS n FROM deliveries d JOIN broadcasts b ON b.id = d.broadcast_id"
+        " JOIN members m ON m.id = d.member_id"
+        f" WHERE d.status IN ('failed', 'undeliverable') AND b.fire_at >= ?{where}"
+        " GROUP BY b.id, d.status, d.last_error ORDER BY b.fire_at DESC, n DESC LIMIT ?",
+        [since.isoformat(), *params, limit]))
+
+
+def recent_alerts(db: sqlite_utils.Database, limit: int = 10) -> list[dict]:
+    return list(db.query("SELECT at, kind, detail FROM alerts ORDER BY id DESC LIMIT ?",
+                         [limit]))

@@ -1,0 +1,216 @@
+"""定时推送: list, create with a live preview, edit, pause, resume, cancel, send now, history.
+
+The rules are schedules/admin.py's (the CLI and chat use them too); this module turns forms into
+calls and enforces branch scope: a secretary sees and changes only schedules whose audience is
+exactly their own branch, and creates only such schedules.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from bot import audience as audiences
+from bot import delivery
+from bot.console import schedule_form
+from bot.console.base import actor, branch_scope, db, require_branch, route, services
+from bot.console.dashboard_data import schedule_branch, visible_schedule
+from bot.store import audit
+from bot.store import schedules as store_schedules
+from schedules import admin
+from schedules.jobs import describe_content
+from schedules.timing import next_fires, trigger_for
+
+
+def _options() -> dict[str, Any]:
+    scope = branch_scope()
+    where, params = (" WHERE branch = ?", [scope]) if scope else ("", [])
+    return {
+        "branches": [r[0] for r in db().execute(
+            f"SELECT DISTINCT branch FROM members{where} ORDER BY branch", params)],
+        "groups": [r[0] for r in db().execute(
+            f"SELECT DISTINCT grp FROM members{where}{' AND' if where else ' WHERE'} grp != ''"
+            " ORDER BY grp", params)],
+        "reminders": list(db().query("SELECT id, title FROM reminders ORDER BY id")),
+        "kinds": admin.KIND_NAMES, "weekdays": schedule_form.WEEKDAY_LABELS,
+        "scope": scope,
+    }
+
+
+def _schedule_or_404(schedule_id: int) -> store_schedules.Schedule:
+    schedule = store_schedules.get(db(), schedule_id)
+    if schedule is None:
+        abort(404)
+    require_branch(schedule_branch(schedule.audience), f"定时消息 #{schedule_id}")
+    return schedule
+
+
+def _definition() -> schedule_form.Definition:
+    """The posted form as a definition; a secretary's must be for their own branch only."""
+    definition = schedule_form.parse(request.form)
+    scope = branch_scope()
+    if scope is not None and schedule_branch(definition.audience) != scope:
+        require_branch(schedule_branch(definition.audience), "发送对象")
+    return definition
+
+
+@route("/schedules")
+def schedules() -> ResponseReturnValue:
+    show_all = request.args.get("all") == "1"
+    scope = branch_scope()
+    rows = [s for s in store_schedules.list_all(db(), include_finished=show_all)
+            if visible_schedule(s.audience, scope)]
+    return render_template("console/schedules.html", rows=rows, show_all=show_all,
+                           when=admin.describe_when, status_names=admin.STATUS_NAMES,
+                           describe=audiences.describe, content=describe_content)
+
+
+@route("/schedules/new")
+def schedules_new() -> ResponseReturnValue:
+    scope = branch_scope()
+    values = {"kind": "once", "target": "branches" if scope else "all", "content": "text",
+              "branches": [scope] if scope else [], "workdays_only": False}
+    return render_template("console/schedule_form.html", values=values, schedule=None,
+                           error=None, **_options())
+
+
+@route("/schedules/preview", methods=("POST",))
+def schedules_preview() -> ResponseReturnValue:
+    """JSON for the form's live preview: the text as a member sees it, the audience, the next
+    fire times; or the reason it cannot be made."""
+    try:
+        definition = _definition()
+        preview = admin.preview(services(), **definition.as_kwargs())
+    except admin.ScheduleError as exc:
+        return jsonify(ok=False, error=str(exc)), 422
+    return jsonify(ok=True, text=preview.text, audience=preview.audience,
+                   audience_size=preview.audience_size,
+                   when=admin.describe_when(definition.kind, definition.spec,
+                                            definition.workdays_only),
+                   next_fires=[f"{f:%Y-%m-%d %H:%M}" for f in preview.next_fires])
+
+
+@route("/schedules/new", methods=("POST",))
+def schedules_create() -> ResponseReturnValue:
+    try:
+        definition = _definition()
+        schedule_id = admin.create(services(), **definition.as_kwargs(), actor=actor())
+    except admin.ScheduleError as exc:
+        return render_template("console/schedule_form.html", values=_posted_values(),
+                               schedule=None, error=str(exc), **_options()), 422
+    flash(f"已创建定时消息 #{schedule_id}", "ok")
+    return redirect(url_for("console.schedules_show", schedule_id=schedule_id), 303)
+
+
+def _posted_values() -> dict[str, Any]:
+    form = request.form
+    values: dict[str, Any] = form.to_dict()
+    for key in ("weekdays", "branches", "groups"):
+        values[key] = form.getlist(key)
+    values["workdays_only"] = form.get("workdays_only") == "1"
+    return values
+
+
+@route("/schedules/<int:schedule_id>")
+def schedules_show(schedule_id: int) -> ResponseReturnValue:
+    s = _schedule_or_404(schedule_id)
+    history = []
+    for b in store_schedules.broadcasts_of(db(), s.id):
+        counts = None if b["status"] == "missed" else delivery.counts(db(), b["id"])
+        history.append({"broadcast": b, "counts": counts})
+    fires: list = []
+    if s.status == "active":
+        try:
+            fires = next_fires(trigger_for(s.kind, s.spec, services().clock.tz),
+                               services().clock.now(), 5)
+        except ValueError:
+            fires = []
+    return render_template("console/schedule_show.html", s=s, history=history, fires=fires,
+                           when=admin.describe_when(s.kind, s.spec, s.workdays_only),
+                           status=admin.STATUS_NAMES[s.status],
+                           audience=audiences.describe(s.audience),
+                           content=describe_content(s.content))
+
+
+@route("/schedules/<int:schedule_id>/edit")
+def schedules_edit(schedule_id: int) -> ResponseReturnValue:
+    s = _schedule_or_404(schedule_id)
+    if s.status not in ("active", "paused"):
+        flash("已取消或已完成的定时消息不能再修改", "error")
+        return redirect(url_for("console.schedules_show", schedule_id=s.id), 303)
+    values = schedule_form.to_form(s.kind, s.spec, s.workdays_only, s.audience, s.content)
+    return render_template("console/schedule_form.html", values=values, schedule=s, error=None,
+                           **_options())
+
+
+@route("/schedules/<int:schedule_id>/edit", methods=("POST",))
+def schedules_update(schedule_id: int) -> ResponseReturnValue:
+    s = _schedule_or_404(schedule_id)
+    try:
+        definition = _definition()
+        _update(s, definition)
+    except admin.ScheduleError as exc:
+        return render_template("console/schedule_form.html", values=_posted_values(),
+                               schedule=s, error=str(exc), **_options()), 422
+    flash(f"已修改定时消息 #{s.id}", "ok")
+    return redirect(url_for("console.schedules_show", schedule_id=s.id), 303)
+
+
+def _update(s: store_schedules.Schedule, definition: schedule_form.Definition) -> None:
+    svc = services()
+    admin.validate(svc, **definition.as_kwargs())
+    now = svc.clock.now()
+    trigger = trigger_for(definition.kind, definition.spec, svc.clock.tz)
+    if not next_fires(trigger, now, 1):
+        raise admin.ScheduleError("按这个时间设置，今后不会发送（时间已过去，或日期不存在）")
+    with svc.store.transaction() as tx:
+        # Re-read inside the write lock: cancelled meanwhile (another tab, the CLI) stays so.
+        current = store_schedules.get(tx, s.id)
+        if current is None or current.status not in ("active", "paused"):
+            raise admin.ScheduleError("这条定时消息已取消或已完成，不能再修改")
+        # last_fire_at = now: an edit never sends what the new timing would have sent earlier.
+        tx.execute(
+            "UPDATE schedules SET kind = ?, spec = ?, workdays_only = ?, audience = ?,"
+            " content = ?, last_fire_at = ? WHERE id = ?",
+            [definition.kind, json.dumps(definition.spec, ensure_ascii=False),
+             int(definition.workdays_only), json.dumps(definition.audience, ensure_ascii=False),
+             json.dumps(definition.content, ensure_ascii=False), now.isoformat(), s.id])
+        audit.record(tx, actor=actor(), action="schedule edit",
+                     detail=f"#{s.id} {definition.kind} {definition.spec} -> "
+                            f"{audiences.describe(definition.audience)}: "
+                            f"{describe_content(definition.content)[:80]}", at=now)
+
+
+STATUS_ACTIONS = {"pause": ("paused", "已暂停"), "resume": ("active", "已恢复（暂停期间到期的不补发）"),
+                  "cancel": ("cancelled", "已取消")}
+
+
+@route("/schedules/<int:schedule_id>/<any(pause, resume, cancel):verb>", methods=("POST",))
+def schedules_status(schedule_id: int, verb: str) -> ResponseReturnValue:
+    _schedule_or_404(schedule_id)
+    status, done = STATUS_ACTIONS[verb]
+    try:
+        admin.set_status(services(), schedule_id, status, actor=actor())
+        flash(f"定时消息 #{schedule_id} {done}", "ok")
+    except admin.ScheduleError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("console.schedules_show", schedule_id=schedule_id), 303)
+
+
+@route("/schedules/<int:schedule_id>/send-now", methods=("POST",))
+def schedules_send_now(schedule_id: int) -> ResponseReturnValue:
+    s = _schedule_or_404(schedule_id)
+    if s.status == "cancelled":
+        flash("已取消的定时消息不能再发送", "error")
+        return redirect(url_for("console.schedules_show", schedule_id=schedule_id), 303)
+    try:
+        broadcast_id = admin.send_now(services(), schedule_id, actor=actor())
+    except admin.ScheduleError as exc:
+        flash(str(exc), "error")
+    else:
+        c = delivery.counts(db(), broadcast_id)
+        flash(f"已加入发送队列：应发 {c.targeted} 人，几秒内由后台送出", "ok")
+    return redirect(url_for("console.schedules_show", schedule_id=schedule_id), 303)

@@ -1,0 +1,68 @@
+// The schedule form: show the fields of the chosen kind, target and content, and ask the server
+// for a live preview (the same schedules/admin.py preview the CLI prints) as the form changes.
+"use strict";
+(function () {
+  var form = document.getElementById("schedule-form");
+  if (!form) { return; }
+  var timer = null;
+  var asked = 0;
+
+  function value(name) {
+    var field = form.elements[name];
+    return field ? field.value : "";
+  }
+  function toggle() {
+    var kind = value("kind"), target = value("target"), content = value("content");
+    form.querySelectorAll("[data-kinds]").forEach(function (el) {
+      el.hidden = el.getAttribute("data-kinds").split(" ").indexOf(kind) < 0;
+    });
+    form.querySelectorAll("[data-target]").forEach(function (el) {
+      el.hidden = el.getAttribute("data-target") !== target;
+    });
+    form.querySelectorAll("[data-content]").forEach(function (el) {
+      el.hidden = el.getAttribute("data-content") !== content;
+    });
+  }
+  function show(result) {
+    var status = document.getElementById("preview-status");
+    var body = document.getElementById("preview-body");
+    if (!result.ok) {
+      status.textContent = (result.json && result.json.error) || "暂时无法预览，请稍后再试。";
+      status.className = "flash error";
+      body.hidden = true;
+      return;
+    }
+    var data = result.json;
+    status.textContent = "预览已更新";
+    status.className = "hint";
+    document.getElementById("preview-audience").textContent = data.audience;
+    document.getElementById("preview-size").textContent = data.audience_size;
+    document.getElementById("preview-when").textContent = data.when;
+    var list = document.getElementById("preview-fires");
+    list.textContent = "";
+    (data.next_fires.length ? data.next_fires : ["（不会再发送）"]).forEach(function (text) {
+      var item = document.createElement("li");
+      item.textContent = text;
+      list.appendChild(item);
+    });
+    document.getElementById("preview-text").textContent = data.text;
+    body.hidden = false;
+  }
+  function preview() {
+    var mine = ++asked;
+    Console.post(form.getAttribute("data-preview-url"), new FormData(form)).then(function (result) {
+      if (mine === asked) { show(result); }  // an older answer arriving late is dropped
+    }).catch(function () {
+      show({ ok: false, json: { error: "网络中断，无法预览。" } });
+    });
+  }
+  function changed() {
+    toggle();
+    clearTimeout(timer);
+    timer = setTimeout(preview, 250);
+  }
+  form.addEventListener("input", changed);
+  form.addEventListener("change", changed);
+  toggle();
+  preview();
+})();
