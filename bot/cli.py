@@ -333,9 +333,11 @@ def _print_preview(preview) -> None:  # noqa: ANN001  (schedules.admin.Preview)
 @click.option("--text", help="The message.")
 @click.option("--reading", is_flag=True, help="The day's 纪法 reading.")
 @click.option("--reminder", help="An integrity reminder's id (see content/reminders.toml).")
+@click.option("--robot", type=click.Choice(["text", "markdown"]),
+              help="Also post it once to each branch's WeCom group robot ([robots] config).")
 @pass_ctx
 def schedule_add(ctx: Ctx, at, daily, weekly, monthly, cron, workdays_only, to_all, branch,  # noqa: ANN001
-                 group, member, role, text, reading, reminder) -> None:
+                 group, member, role, text, reading, reminder, robot) -> None:
     """Create a schedule and show its preview."""
     from schedules import admin
 
@@ -343,6 +345,8 @@ def schedule_add(ctx: Ctx, at, daily, weekly, monthly, cron, workdays_only, to_a
     definition = {"kind": kind, "spec": spec, "workdays_only": workdays_only,
                   "audience": _audience(to_all, branch, group, member, role),
                   "content": _content(text, reading, reminder)}
+    if robot:
+        definition["content"]["robot"] = robot
     services = ctx.services
     try:
         preview = admin.preview(services, **definition)
@@ -407,8 +411,12 @@ def schedule_show(ctx: Ctx, schedule_id: int) -> None:
             click.echo(f"{b['fire_at'][:16]}  错过（服务停机超过宽限期，未补发）")
             continue
         c = delivery.counts(db, b["id"])
-        click.echo(f"{b['fire_at'][:16]}  应发 {c.targeted}，已送达 {c.sent}，待发 {c.pending}，"
-                   f"失败 {c.failed}，无法送达 {c.undeliverable}")
+        if delivery.ROBOT_SUFFIX in b["key"]:  # the group-robot companion: one row per branch
+            click.echo(f"{b['fire_at'][:16]}  群机器人：{c.targeted} 个支部群，已发 {c.sent}，"
+                       f"待发 {c.pending}，失败 {c.failed}")
+        else:
+            click.echo(f"{b['fire_at'][:16]}  应发 {c.targeted}，已送达 {c.sent}，待发 {c.pending}，"
+                       f"失败 {c.failed}，无法送达 {c.undeliverable}")
         for reason, number in c.reasons.items():
             click.echo(f"    {number} 人：{reason}")
 

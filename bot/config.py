@@ -53,6 +53,14 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "api_base_url": (str, "https://qyapi.weixin.qq.com/cgi-bin/"),
     },
     "sandbox": {"enabled": (bool, True)},
+    # WeCom group robots (群机器人), one per branch: branch name -> the name of the environment
+    # variable holding that robot's key (QINGFENG_ROBOT_...). The keys are secrets; the file
+    # only says where to find them. Resolved into robots.keys (branch -> key) at load.
+    "robots": {
+        "enabled": (bool, False),
+        "api_base_url": (str, "https://qyapi.weixin.qq.com/cgi-bin/"),
+        "branches": (dict, {}),
+    },
     "bind": {"max_failures": (int, 5), "pause_minutes": (int, 15)},
     "scheduler": {
         "misfire_grace_s": (int, 3600),   # a fire missed by less is sent at start; older: missed
@@ -144,6 +152,7 @@ def load_config(source: str | Path | Mapping[str, Any] | None = None,
         _reject_secrets_in_file(raw, origin)
     sections = {name: _section(name, raw.get(name, {}), env, origin) for name in SCHEMA}
     _check_consistency(sections)
+    sections["robots"]["keys"] = _robot_keys(sections["robots"], env)
     return Config(sections=sections, source=origin, base_dir=base)
 
 
@@ -252,6 +261,40 @@ def _check_consistency(sections: dict[str, dict[str, Any]]) -> None:
             _require_enabled(name, sections[name])
     if not any(sections[name]["enabled"] for name in ("mp", "wecom", "sandbox")):
         raise ConfigError("no channel is enabled: enable [sandbox], [mp] or [wecom]")
+
+
+ROBOT_ENV = re.compile(r"QINGFENG_ROBOT_[A-Z0-9_]+")
+ROBOT_KEY = re.compile(r"[A-Za-z0-9-]{8,64}")
+
+
+def _robot_keys(robots: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """branch -> robot key, from the environment variables robots.branches names."""
+    if not robots["enabled"]:
+        return {}
+    if not robots["branches"]:
+        raise ConfigError('[robots] is enabled but robots.branches is empty: add e.g.'
+                          ' branches = { "第一党支部" = "QINGFENG_ROBOT_1" }')
+    keys = {}
+    for branch, variable in robots["branches"].items():
+        where = f"robots.branches.{_one_line(branch)}"
+        if not isinstance(variable, str) or not ROBOT_ENV.fullmatch(variable):
+            raise ConfigError(f"{where} must name an environment variable like QINGFENG_ROBOT_1"
+                              " (the robot's key is a secret: put it in that variable)")
+        keys[branch] = _robot_key(where, variable, env.get(variable, ""))
+    return keys
+
+
+def _robot_key(where: str, variable: str, value: str) -> str:
+    value = value.strip()
+    if "key=" in value:  # the whole webhook address pasted from WeCom: take its key
+        value = value.split("key=", 1)[1].split("&", 1)[0]
+    if not value:
+        raise ConfigError(f"{where}: {variable} is not set (the robot's key, from the group's"
+                          " 群机器人 webhook address)")
+    if not ROBOT_KEY.fullmatch(value):
+        raise ConfigError(f"{where}: {variable} does not look like a robot key"
+                          " (letters, digits and '-' only)")
+    return value
 
 
 def _check_reading(reading: dict[str, Any]) -> None:

@@ -74,6 +74,10 @@ def _sample_recipient() -> audiences.Recipient:
 def expand(services: Services, broadcast_id: int, text: str | TextFor,
            audience: Mapping[str, Any]) -> int:
     """One ledger row per recipient, in chunks; idempotent. Returns rows added."""
+    key = services.store.db.execute("SELECT key FROM broadcasts WHERE id = ?",
+                                    [broadcast_id]).fetchone()[0]
+    if ROBOT_SUFFIX in key:
+        return _expand_robot(services, broadcast_id, key, text, audience)
     enabled = {name: bool(services.config.get(f"{name}.enabled"))
                for name in ("wecom", "mp", "sandbox")}
     db = services.store.db
@@ -94,6 +98,47 @@ def expand(services: Services, broadcast_id: int, text: str | TextFor,
     with services.store.transaction() as tx:
         tx.execute("UPDATE broadcasts SET status = 'sending' WHERE id = ? AND status = 'expanding'",
                    [broadcast_id])
+    return added
+
+
+# A broadcast's group-robot companion: key "<broadcast key>#robot:<msgtype>". Its ledger has one
+# row per branch with a robot (channel "robot", external_id "<msgtype>:<branch>"); the row's
+# member is the branch's first member in the audience (the ledger needs one; the counts then
+# read as branch groups). Members still get their own messages through the main broadcast.
+ROBOT_SUFFIX = "#robot:"
+
+
+def create_robot_broadcast(services: Services, *, key: str, text: str | TextFor,
+                           audience: Mapping[str, Any], fire_at: datetime, msgtype: str,
+                           schedule_id: int | None = None) -> int:
+    """The group-robot companion of broadcast `key`: one group message per branch with a
+    robot; exactly once like any broadcast (its key is derived from the main one)."""
+    return create_broadcast(services, key=f"{key}{ROBOT_SUFFIX}{msgtype}", text=text,
+                            audience=audience, fire_at=fire_at, schedule_id=schedule_id)
+
+
+def _expand_robot(services: Services, broadcast_id: int, key: str, text: str | TextFor,
+                  audience: Mapping[str, Any]) -> int:
+    msgtype = key.rpartition(ROBOT_SUFFIX)[2]
+    robots = services.config.get("robots.keys") if services.config.get("robots.enabled") else {}
+    first_of: dict[str, Any] = {}
+    for member in audiences.members_of(services.store.db, audience):
+        first_of.setdefault(member.branch, member)
+    added = 0
+    with services.store.transaction() as tx:
+        for branch, member in first_of.items():
+            if branch not in robots:
+                continue  # no group robot: its members have their own messages anyway
+            body = text if isinstance(text, str) else text(
+                audiences.Recipient(member.id, member.name, branch, "robot", ""))
+            added += tx.execute(
+                "INSERT INTO deliveries (broadcast_id, member_id, channel, external_id, text)"
+                " VALUES (?, ?, 'robot', ?, ?) ON CONFLICT (broadcast_id, member_id) DO NOTHING",
+                [broadcast_id, member.id, f"{msgtype}:{branch}", body]).rowcount
+        tx.execute("UPDATE broadcasts SET status = 'sending' WHERE id = ? AND status = 'expanding'",
+                   [broadcast_id])
+    if not added and not first_of.keys() & set(robots):
+        log.warning("broadcast %s: no branch in its audience has a group robot", key)
     return added
 
 
@@ -165,8 +210,8 @@ def _apply(db: sqlite_utils.Database, outcome: Outcome, now: datetime,
            jitter: float | None = None) -> int:
     row = db.execute("SELECT attempts, status FROM deliveries WHERE id = ?",
                      [outcome.delivery_id]).fetchone()
-    if row is None or row[1] != "pending":
-        return 0  # settled meanwhile by another drain: its record stands
+    if row is None or row[1] != "pending" or outcome.status == "elsewhere":
+        return 0  # settled meanwhile, or being sent, by another drain: its record stands
     # Our own throttle deferring a send is not an attempt: only the platform's failures count.
     attempts = row[0] + (0 if outcome.throttled else 1)
     status = outcome.status
@@ -255,4 +300,8 @@ def build_channels(services: Services) -> dict[str, Channel]:
         channels["wecom"] = WeComChannel(config.section("wecom"), storage, services.clock)
     if config.get("mp.enabled") and config.get("mp.app_secret"):
         channels["mp"] = OfficialAccountChannel(config.section("mp"), storage)
+    if config.get("robots.enabled"):
+        from bot.channels.robot import RobotChannel
+
+        channels["robot"] = RobotChannel(config.section("robots"), services.store, services.clock)
     return channels

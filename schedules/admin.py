@@ -43,8 +43,14 @@ def validate(services: Services, *, kind: str, spec: dict[str, Any], workdays_on
         raise ScheduleError(str(exc)) from None
     if not audiences.members_of(services.store.db, audience):
         raise ScheduleError(f"发送对象「{audiences.describe(audience)}」中没有在册党员")
-    if set(content) - {"text", "reading", "reminder"} or len(content) != 1:
+    robot = content.get("robot")
+    if robot is not None and robot not in ("text", "markdown"):
+        raise ScheduleError("群机器人消息的格式须为 text 或 markdown")
+    kinds = set(content) - {"robot"}
+    if kinds - {"text", "reading", "reminder"} or len(kinds) != 1:
         raise ScheduleError("内容须为一段文字、今日纪法或一条廉洁提醒")
+    if robot is not None:
+        _check_robots(services, audience)
     if "text" in content and not str(content["text"]).strip():
         raise ScheduleError("消息内容不能为空")
     if "text" in content and len(str(content["text"])) > MAX_TEXT:
@@ -52,6 +58,15 @@ def validate(services: Services, *, kind: str, spec: dict[str, Any], workdays_on
     if "reminder" in content and not services.store.db.execute(
             "SELECT 1 FROM reminders WHERE id = ?", [content["reminder"]]).fetchone():
         raise ScheduleError(f"没有编号为「{content['reminder']}」的廉洁提醒")
+
+
+def _check_robots(services: Services, audience: dict[str, Any]) -> None:
+    robots = services.config.get("robots.keys") if services.config.get("robots.enabled") else {}
+    if not robots:
+        raise ScheduleError("群机器人未启用：请在 config.toml 的 [robots] 中为支部配置群机器人")
+    branches = {m.branch for m in audiences.members_of(services.store.db, audience)}
+    if not branches & set(robots):
+        raise ScheduleError(f"发送对象所在的支部（{'、'.join(sorted(branches))}）都没有配置群机器人")
 
 
 def preview(services: Services, *, kind: str, spec: dict[str, Any], workdays_only: bool,
@@ -125,10 +140,14 @@ def send_now(services: Services, schedule_id: int, *, actor: str) -> int:
     with services.store.transaction() as db:
         audit.record(db, actor=actor, action="schedule send-now", detail=f"#{schedule_id}",
                      at=now)
-    return delivery.create_broadcast(
-        services, key=f"schedule:{schedule_id}:now:{now.isoformat()}",
-        text=render_content(services, schedule.content, now), audience=schedule.audience,
-        fire_at=now, schedule_id=schedule_id)
+    key = f"schedule:{schedule_id}:now:{now.isoformat()}"
+    text = render_content(services, schedule.content, now)
+    if schedule.content.get("robot"):
+        delivery.create_robot_broadcast(services, key=key, text=text, audience=schedule.audience,
+                                        fire_at=now, msgtype=schedule.content["robot"],
+                                        schedule_id=schedule_id)
+    return delivery.create_broadcast(services, key=key, text=text, audience=schedule.audience,
+                                     fire_at=now, schedule_id=schedule_id)
 
 
 def describe_when(kind: str, spec: dict[str, Any], workdays_only: bool) -> str:

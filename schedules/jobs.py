@@ -46,12 +46,16 @@ def record_missed(services: Services, key: str, fire: datetime, audience: dict[s
 
 def _handle_fire(services: Services, *, key: str, fire: datetime, audience: dict[str, Any],
                  text: Callable[[], str | delivery.TextFor], schedule_id: int | None,
-                 label: str) -> None:
+                 label: str, robot: str | None = None) -> None:
     if services.clock.now() - fire > _grace(services):
         record_missed(services, key, fire, audience, schedule_id, label)
         return
-    delivery.create_broadcast(services, key=key, text=text(), audience=audience, fire_at=fire,
+    body = text()
+    delivery.create_broadcast(services, key=key, text=body, audience=audience, fire_at=fire,
                               schedule_id=schedule_id)
+    if robot:  # also one message in each branch's group (content {"robot": "text"|"markdown"})
+        delivery.create_robot_broadcast(services, key=key, text=body, audience=audience,
+                                        fire_at=fire, msgtype=robot, schedule_id=schedule_id)
 
 
 def fire_admin_schedules(services: Services) -> None:
@@ -70,7 +74,8 @@ def fire_admin_schedules(services: Services) -> None:
             _handle_fire(services, key=f"schedule:{schedule.id}:{fire.isoformat()}", fire=fire,
                          audience=schedule.audience,
                          text=lambda s=schedule, f=fire: render_content(services, s.content, f),
-                         schedule_id=schedule.id, label=describe_content(schedule.content))
+                         schedule_id=schedule.id, label=describe_content(schedule.content),
+                         robot=schedule.content.get("robot"))
         with services.store.transaction() as db:
             store_schedules.mark_handled(db, schedule.id, now)
             # A one-off is done once its time has passed (next_fires, not the trigger's own
