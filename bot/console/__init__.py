@@ -57,7 +57,7 @@ from bot.services import Services
 
 # Page modules, imported once so their `route`s register on `bp`.
 PAGES: tuple[str, ...] = ("auth", "dashboard", "members", "schedules", "users", "audit_log",
-                         "content", "tasks")
+                         "content", "tasks", "reports")
 
 
 def init_app(app: Flask, services: Services) -> None:
