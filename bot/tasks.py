@@ -99,9 +99,7 @@ def import_month(store: Store, path: Path, *, actor: str, now: datetime) -> Task
     Raises ContentError (the file's own problem, located) or TaskError (a reading the library
     does not have, a task that belongs to content/tasks).
     """
-    specs = load_tasks(path)
-    if not specs:
-        raise store_tasks.TaskError(f"{path.name} 里没有任何 [[task]]。")
+    specs = load_tasks(path)  # never empty: the loader refuses a file with no [[task]]
     month = specs[0].month
     with store.transaction() as db:
         _check_importable(db, specs)
