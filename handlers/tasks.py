@@ -19,7 +19,9 @@ from handlers.task_intents import Intent, parse, resolve_month
 
 _N = r"\s*第?\s*[\d零〇一二两三四五六七八九十]{1,3}\s*项?"
 COMMAND = (rf"(?:完成|打卡|撤销|撤消)\s*[:：]?(?:{_N})(?:\s*[、,，和及]?\s*{_N})*")
-LIST_WORDS = ("任务", "本月任务", "学习任务", "我的任务", "任务列表", "本月学习任务", "这个月的任务")
+# 查任务 must be claimed here: otherwise the search command (查 …) would take it.
+LIST_WORDS = ("任务", "本月任务", "学习任务", "我的任务", "任务列表", "本月学习任务", "这个月的任务",
+              "查任务", "查看任务", "查一下任务", "查询任务")
 HOW_TO = "完成后回复「完成 序号」，如「完成 2」；问「第2项在哪里看」可查看学习材料。"
 MAX_ANSWER_TASKS = 20  # a month never has more in practice; the reply must stay readable
 

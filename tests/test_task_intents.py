@@ -3,6 +3,7 @@ months named without a year resolve to the nearest one."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from handlers.task_intents import KINDS, Intent, parse, resolve_month
+from handlers.tasks import COMMAND, LIST_WORDS
 
 PHRASINGS = Path(__file__).parent / "data" / "task_phrasings.toml"
 ENTRIES = tomllib.loads(PHRASINGS.read_text(encoding="utf-8"))["phrase"]
@@ -65,3 +67,16 @@ def test_a_number_that_is_not_one_still_asks_for_the_number():
 ])
 def test_resolve_month(intent, today, month):
     assert resolve_month(intent, today) == month
+
+
+@pytest.mark.parametrize("word", LIST_WORDS)
+def test_every_list_word_of_the_text_route_is_a_list_intent(word):
+    assert parse(word).kind == "list"
+
+
+@pytest.mark.parametrize("text", ["完成 2", "打卡 2", "撤销 2", "撤消 2", "完成第二项", "打卡：3",
+                                  "完成 1、3", "完成 第 2 项 和 第 3 项", "撤销第十二项"])
+def test_what_the_command_route_matches_parse_reads_as_a_command(text):
+    # The route's handler relies on it (handlers/tasks.task_command).
+    assert re.fullmatch(COMMAND, text)
+    assert parse(text).kind in ("done", "undo") and parse(text).positions

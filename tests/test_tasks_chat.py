@@ -60,7 +60,8 @@ def done_rows(services: Services) -> list[tuple[int, int, str]]:
 # --- the list -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["任务", "本月任务", "学习任务", "这个月要学什么", "本月学习安排"])
+@pytest.mark.parametrize("text", ["任务", "本月任务", "学习任务", "这个月要学什么", "本月学习安排",
+                                  "查看任务", "学习 任务"])
 def test_the_months_list_with_due_dates_and_days_left(say, text):
     reply = say(text)
     assert reply.splitlines()[0] == "2026年11月学习任务（已完成 0/5）："
