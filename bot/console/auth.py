@@ -34,7 +34,7 @@ def login() -> ResponseReturnValue:
     if request.method == "GET":
         if g.get("console_user") is not None:
             return redirect(_safe_next(request.args.get("next")))
-        expired = g.get("console_expired", False)
+        expired = session.pop("expired", False)
         return render_template("console/login.html", error=None, name="",
                                notice="长时间未操作，已自动退出，请重新登录。" if expired else None)
     name = request.form.get("name", "").strip()

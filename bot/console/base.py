@@ -179,7 +179,8 @@ def _load_user() -> None:
     if account is None or not account.active or account.session_version != session.get("sv") \
             or idle:
         session.clear()
-        g.console_expired = idle and account is not None
+        if idle and account is not None:
+            session["expired"] = True  # read once by the login page: "you were logged out"
         return
     session["seen"] = now
     g.console_user = account
