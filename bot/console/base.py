@@ -127,6 +127,7 @@ def route(rule: str, *, methods: tuple[str, ...] = ("GET",), admin_only: bool = 
 
         guarded.console_guarded = True  # type: ignore[attr-defined]
         guarded.console_max_bytes = max_bytes  # type: ignore[attr-defined]
+        guarded.console_admin_only = admin_only  # type: ignore[attr-defined]
         bp.add_url_rule(rule, endpoint=endpoint or view.__name__, view_func=guarded,
                         methods=list(methods))
         return guarded
@@ -234,7 +235,7 @@ def console_nav() -> list[dict[str, Any]]:
     return items
 
 
-@bp.context_processor
+@bp.app_context_processor  # app-wide: the console 404 for unknown /admin URLs is outside bp
 def _template_globals() -> dict[str, Any]:
     return {"csrf_token": csrf_token, "current_user": g.get("console_user"),
             "role_names": admins.ROLE_NAMES}
@@ -263,6 +264,15 @@ def _error_page(error: Any) -> ResponseReturnValue:
 
 for _code in ERRORS:
     bp.register_error_handler(_code, _error_page)
+
+
+@bp.app_errorhandler(404)
+def _not_found_anywhere(error: Any) -> ResponseReturnValue:
+    """An unknown URL matches no blueprint: under /admin it still gets the console's page;
+    elsewhere (webhooks, /sim) the plain 404 is kept."""
+    if request.path == "/admin" or request.path.startswith("/admin/"):
+        return _error_page(error)
+    return error
 
 
 # --- paging ------------------------------------------------------------------------------
