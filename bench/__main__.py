@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 
 from bench import content, delivery, webhook
+from bench import report as report_bench
 from bench.variants import VARIANTS, known
 
 
@@ -34,10 +35,15 @@ def _content(args: argparse.Namespace) -> int:
     return content.run(content.Plan.from_args(quick=args.quick))
 
 
+def _report(args: argparse.Namespace) -> int:
+    return report_bench.run(report_bench.Plan.from_args(quick=args.quick, members=args.members))
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], int]] = {
     "webhook": _webhook,
     "delivery": _delivery,
     "content": _content,
+    "report": _report,
 }
 
 

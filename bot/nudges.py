@@ -40,10 +40,10 @@ import sqlite_utils
 from bot import delivery
 from bot.holidays import Calendar
 from bot.report import (
+    Audiences,
     Person,
     Progress,
     Task,
-    applies,
     done_pairs,
     load_people,
     missed_streaks,
@@ -183,9 +183,11 @@ def _due_soon(db: sqlite_utils.Database, day: date, days_before: int, calendar: 
              for r in rows]
     tasks = [t for t in tasks if reminder_day(t.due, days_before, calendar) == day]
     done = done_pairs(db, tasks)
+    audiences = Audiences()
     result = []
     for person in people:
-        mine = [t for t in tasks if applies(t, person) and (t.id, person.id) not in done]
+        mine = [t for t in tasks
+                if audiences.applies(t, person) and (t.id, person.id) not in done]
         if mine:
             result.append((person, mine))
     return result

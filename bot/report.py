@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -171,14 +171,63 @@ def applies(task: Task, person: Person) -> bool:
     return person.joined <= task.due and includes(task.audience, person.member)
 
 
-def done_pairs(db: sqlite_utils.Database, tasks: Sequence[Task]) -> set[tuple[int, int]]:
-    """(task id, member id) of every recorded completion of these tasks, in one query."""
+class Audiences:
+    """`applies`, asked once per task and (branch, group, role) rather than once per member:
+    bot.audience.includes stays the one test, and a roster of thousands costs a few calls.
+    Audiences naming members by id are asked per member."""
+
+    def __init__(self, tasks: Sequence[Task] = ()) -> None:
+        self._seen: dict[tuple[int, str, str, str], bool] = {}
+        self._lists: dict[tuple, list[Task]] = {}
+        self._tasks = list(tasks)
+        self._by_id = any("members" in t.audience for t in tasks)
+        self._first_due = min((t.due for t in tasks), default=None)
+
+    def tasks_for(self, person: Person) -> list[Task]:
+        """Which of the tasks given at creation apply to the person; one list shared by
+        everyone alike (same branch, group and role, on the roster before every due date)."""
+        if self._by_id:
+            return [t for t in self._tasks if self.applies(t, person)]
+        m = person.member
+        early = self._first_due is None or person.joined <= self._first_due
+        key = (m.branch, m.grp, m.role, None if early else person.joined)
+        found = self._lists.get(key)
+        if found is None:
+            found = self._lists[key] = [t for t in self._tasks if self.applies(t, person)]
+        return found
+
+    def applies(self, task: Task, person: Person) -> bool:
+        if person.joined > task.due:
+            return False
+        if "members" in task.audience:
+            return includes(task.audience, person.member)
+        m = person.member
+        key = (task.id, m.branch, m.grp, m.role)
+        if key not in self._seen:
+            self._seen[key] = includes(task.audience, m)
+        return self._seen[key]
+
+
+ID_CHUNK = 900  # bound variables per query, well under every SQLite build's limit
+
+
+def done_pairs(db: sqlite_utils.Database, tasks: Sequence[Task],
+               member_ids: Sequence[int] | None = None) -> set[tuple[int, int]]:
+    """(task id, member id) of the recorded completions of these tasks: everyone's in one
+    query, or only these members' (in chunks) when they are few."""
     if not tasks:
         return set()
     marks = ",".join("?" * len(tasks))
-    return {(t, m) for t, m in db.execute(
-        f"SELECT task_id, member_id FROM task_done WHERE task_id IN ({marks})",
-        [t.id for t in tasks])}
+    sql = f"SELECT task_id, member_id FROM task_done WHERE task_id IN ({marks})"
+    task_ids = [t.id for t in tasks]
+    if member_ids is None:
+        return set(db.execute(sql, task_ids).fetchall())
+    pairs: set[tuple[int, int]] = set()
+    for start in range(0, len(member_ids), ID_CHUNK):
+        chunk = member_ids[start:start + ID_CHUNK]
+        pairs.update(db.execute(f"{sql} AND member_id IN ({','.join('?' * len(chunk))})",
+                                task_ids + list(chunk)).fetchall())
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -191,15 +240,20 @@ class Progress:
         return bool(self.missing)
 
 
-def progress(db: sqlite_utils.Database, month: str,
-             people: Iterable[Person]) -> dict[int, Progress]:
-    """Each person's required tasks of the month and those not done."""
+def progress(db: sqlite_utils.Database, month: str, people: Sequence[Person], *,
+             few: bool = False) -> dict[int, Progress]:
+    """Each person's required tasks of the month and those not done. `few`: the people are a
+    small part of the roster, so only their completions are read."""
     tasks = required_tasks(db, month)
-    done = done_pairs(db, tasks)
+    done_by: dict[int, set[int]] = {}
+    for task_id, member_id in done_pairs(db, tasks, [p.id for p in people] if few else None):
+        done_by.setdefault(member_id, set()).add(task_id)
+    audiences, nothing = Audiences(tasks), frozenset[int]()
     result = {}
     for person in people:
-        mine = [t for t in tasks if applies(t, person)]
-        result[person.id] = Progress(mine, [t for t in mine if (t.id, person.id) not in done])
+        mine = audiences.tasks_for(person)
+        have = done_by.get(person.member.id, nothing)
+        result[person.member.id] = Progress(mine, [t for t in mine if t.id not in have])
     return result
 
 
@@ -224,7 +278,8 @@ def missed_streaks(db: sqlite_utils.Database, month: str, people: Sequence[Perso
     behind = list(people)
     current, known = month, first
     while behind and earliest is not None and current >= earliest:
-        state = known if known is not None else progress(db, current, behind)
+        state = known if known is not None else progress(
+            db, current, behind, few=len(behind) * 4 < len(people))
         behind = [p for p in behind if state[p.id].behind]
         for person in behind:
             streak[person.id] += 1

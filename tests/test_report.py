@@ -381,3 +381,29 @@ def test_an_existing_report_is_replaced_whole(cli_config, tmp_path):
     out.write_text("old", encoding="utf-8")
     assert run(cli_config, "2026-11", "--out", str(out)).exit_code == 0
     assert out.read_text(encoding="utf-8-sig").startswith("支部,党小组,姓名")
+
+
+# --- the benchmark, small, so it cannot rot ------------------------------------------------------
+
+def test_report_bench_runs_small_and_agrees_with_the_naive_count(tmp_path, capsys):
+    from bench import report as bench_report
+    from bot.store import Store
+
+    plan = bench_report.Plan(members=40, checkins=2000, runs=1, naive_runs=1)
+    store = Store(tmp_path / "bench.db")
+    try:
+        counts = bench_report.build(store, plan)
+        assert counts["members"] == 40 and counts["checkins"] == 2000
+        result = reports.month_report(store.db, bench_report.MONTH)
+        naive = {row[0]: row for row in bench_report.naive_report(store.db, bench_report.MONTH)}
+    finally:
+        store.close()
+    assert len(result.rows) == 40 and any(r.missing for r in result.rows)
+    for row in result.rows:
+        _id, checkin_days, (attempts, correct), missing, streak = naive[row.member_id]
+        assert (row.checkin_days, row.quiz_attempts, row.quiz_correct or None) == (
+            checkin_days, attempts, correct or None)
+        assert row.missing == missing and min(row.months_missed, 3) == streak
+    assert bench_report.run(plan) == 0
+    out = capsys.readouterr().out
+    assert "| `month_report` (bulk SQL, one pass) |" in out and "tracemalloc peak" in out
