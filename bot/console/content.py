@@ -95,7 +95,11 @@ def content_reading(reading_id: int) -> ResponseReturnValue:
 
 # --- importing a regulation --------------------------------------------------------------
 
-@route("/content/import", methods=("GET", "POST"), admin_only=True)
+# The body holds the file and the form's few fields: room for the largest file the splitter takes.
+UPLOAD_LIMIT = MAX_FILE_BYTES + 64 * 1024
+
+
+@route("/content/import", methods=("GET", "POST"), admin_only=True, max_bytes=UPLOAD_LIMIT)
 def content_import() -> ResponseReturnValue:
     if request.method == "GET":
         return _import_form()
