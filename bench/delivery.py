@@ -55,7 +55,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 HOST = "127.0.0.1"
 
-CHANNELS = ("wecom", "mp", "sandbox")
+# "mp-serial" is the Official Account channel as it was before issue 7 (one call at a time, the
+# ledger written after each): the before of the side-by-side comparison, in the same run.
+CHANNELS = ("wecom", "mp", "mp-serial", "sandbox")
 FAKE_KIND = {"wecom": "wecom", "mp": "mp_custom"}  # Delivered.channel in the fake's record
 TEXT = ("【清风提醒】节日将至，请严守中央八项规定精神，不收受礼品礼金，不违规吃喝，"
         "不公车私用。廉洁过节，风清气正。")
@@ -78,12 +80,14 @@ class Plan:
     delay_tick_s: int = 1
     default_tick_sample: bool = True  # one sample at the default tick_s (10 s)
     lead_s: float = 2.0           # a schedule is due this long after it is created, plus a phase
+    busy_runs: int = 2            # fire-during-a-fan-out samples per variant
 
     @classmethod
     def from_args(cls, quick: bool = False, members: int | None = None,
                   rounds: int | None = None) -> Plan:
         return cls(members=members or (2_000 if quick else 10_000), rounds=rounds or 3,
-                   delay_runs=3 if quick else 5, default_tick_sample=not quick)
+                   delay_runs=3 if quick else 5, default_tick_sample=not quick,
+                   busy_runs=1 if quick else 2)
 
 
 # --- one fan-out (runs in a worker process; the smoke test calls it in-process) -------------------
@@ -178,8 +182,20 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def base_channel(channel: str) -> str:
+    """The service channel a bench variant runs on ("mp-serial" is "mp", sent serially)."""
+    return "mp" if channel == "mp-serial" else channel
+
+
+def make_serial(channels: Mapping[str, Any]) -> None:
+    """The Official Account channel as before: one call per batch, one batch at a time."""
+    if "mp" in channels:
+        channels["mp"].batch_size = 1
+        channels["mp"].concurrency = 1
+
+
 def broadcast_once(directory: Path, channel: str, members: int, api_base_url: str | None = None,
-                   *, own_process: bool = True) -> dict[str, Any]:
+                   *, own_process: bool = True, serial: bool = False) -> dict[str, Any]:
     """Import a roster, then time one broadcast's expansion and drain. `own_process`: this
     process does nothing else, so its peak RSS may be reset and read (else it is not reported)."""
     from bot import delivery
@@ -192,8 +208,10 @@ def broadcast_once(directory: Path, channel: str, members: int, api_base_url: st
         gc.collect()
         rss_before_kb = _status_kb("VmRSS")
         peak_reset = own_process and proc.reset_peak_rss([os.getpid()])
-        channels = {name: CountingChannel(c)
-                    for name, c in delivery.build_channels(services).items()}
+        built = delivery.build_channels(services)
+        if serial:
+            make_serial(built)
+        channels = {name: CountingChannel(c) for name, c in built.items()}
 
         cpu0, t0 = _cpu_s(), time.perf_counter()
         broadcast_id = delivery.create_broadcast(services, key=BROADCAST_KEY, text=TEXT,
@@ -233,7 +251,7 @@ def broadcast_once(directory: Path, channel: str, members: int, api_base_url: st
 def worker_main(spec_path: str) -> int:
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     result = broadcast_once(Path(spec["directory"]), spec["channel"], spec["members"],
-                            spec.get("api_base_url"))
+                            spec.get("api_base_url"), serial=spec.get("serial", False))
     result["ru_maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps(result, ensure_ascii=False))
     return 0
@@ -343,8 +361,8 @@ class FakeProcess:
 
 
 def run_worker(home: Path, channel: str, members: int, api_base_url: str | None) -> dict[str, Any]:
-    spec = {"directory": str(home), "channel": channel, "members": members,
-            "api_base_url": api_base_url}
+    spec = {"directory": str(home), "channel": base_channel(channel), "members": members,
+            "api_base_url": api_base_url, "serial": channel == "mp-serial"}
     spec_path = home / "spec.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("QINGFENG_")}
@@ -412,7 +430,7 @@ def fan_out(channel: str, members: int, home: Path, number: int) -> Run:
         fake.stop()
     run = Run(channel, number, result, http_sends=state["calls"] - state["token_fetches"],
               token_fetches=state["token_fetches"], fake_cpu_s=fake_cpu, other_load=other)
-    expected = expected_http_sends(channel, members)
+    expected = expected_http_sends(base_channel(channel), members)
     run.checks = check_run(result, state) + [
         (f"HTTP calls: {run.http_sends:,} message calls (expected {expected:,}), "
          f"{run.token_fetches} token fetch(es)", run.http_sends == expected)]
@@ -513,6 +531,90 @@ def _wait_for_fire(services: Any, runner: Any, schedule_id: int, due: datetime,
                 (after[0] - fire_ts) if after else float("nan"), status, tick_ms)
 
 
+# --- fire delay while an Official Account fan-out drains (issue 7: draining must not block) ----
+
+
+@dataclass
+class BusyFire:
+    variant: str            # "sliced" (now) or "serial" (before: one unbounded drain per tick)
+    members: int
+    delay_s: float          # the schedule's broadcast row seen - its fire time
+    pending_at_fire: int    # fan-out rows still pending when it was seen: the drain was running
+    longest_tick_s: float   # the runner's longest tick so far
+
+
+def measure_fire_while_draining(directory: Path, members: int, *, sliced: bool, tick_s: int = 2,
+                                seed: int = 11) -> BusyFire:
+    """A `members` OA broadcast is pending; the real runner drains it; a one-off schedule to one
+    member falls due while it does. Before: each tick drained everything, serially."""
+    from bot import delivery
+    from schedules import admin, jobs
+    from schedules.runner import default_jobs
+
+    directory.mkdir(parents=True, exist_ok=True)
+    fake = FakeProcess(directory / "fakeapi.log")
+    fake.start()
+    services = build(directory, "mp", fake.base_url, tick_s=tick_s)
+    original_slice = jobs.drain_slice_s
+    runner = _observed_runner_class()(services, jobs=default_jobs())
+    try:
+        import_roster(services, "mp", members)
+        if not sliced:
+            jobs.drain_slice_s = lambda _services: None  # type: ignore[assignment]
+            make_serial(delivery.channels_of(services))
+        delivery.create_broadcast(services, key=BROADCAST_KEY, text=TEXT, audience={"all": True},
+                                  fire_at=services.clock.now())
+        db = services.store.db
+        runner.start()
+        _poll(lambda: db.execute("SELECT count(*) FROM deliveries WHERE status = 'sent'")
+              .fetchone()[0] > 0, 60)  # the fan-out is under way
+        due = services.clock.now() + timedelta(seconds=1 + random.Random(seed).uniform(0, tick_s))
+        first = db.execute("SELECT min(id) FROM members").fetchone()[0]
+        schedule_id = admin.create(services, kind="once", spec={"at": due.isoformat()},
+                                   workdays_only=False, audience={"members": [first]},
+                                   content={"text": "主题党日改到周五下午三点"}, actor="bench")
+        _poll(lambda: db.execute("SELECT 1 FROM broadcasts WHERE schedule_id = ?",
+                                 [schedule_id]).fetchone() is not None, 120)
+        seen = time.time()
+        pending = db.execute("SELECT count(*) FROM deliveries d JOIN broadcasts b"
+                             " ON b.id = d.broadcast_id WHERE b.key = ? AND d.status = 'pending'",
+                             [BROADCAST_KEY]).fetchone()[0]
+    finally:
+        runner.stop()
+        jobs.drain_slice_s = original_slice
+        services.store.close()
+        fake.stop()
+    longest = max((end - begun for begun, end in list(runner.ticks)), default=0.0)
+    return BusyFire("sliced" if sliced else "serial", members, seen - due.timestamp(), pending,
+                    longest)
+
+
+def _poll(condition: Callable[[], bool], limit_s: float) -> None:
+    deadline = time.time() + limit_s
+    while not condition():
+        if time.time() > deadline:
+            raise RuntimeError("the benchmark waited too long")
+        time.sleep(POLL_S)
+
+
+def format_busy_fires(fires: Sequence[BusyFire]) -> str:
+    lines = ["| drain | members pending | samples | fire delay median s | max s "
+             "| fan-out rows still pending at the fire | longest tick s |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for variant in ("serial", "sliced"):
+        group = [f for f in fires if f.variant == variant]
+        if not group:
+            continue
+        label = {"serial": "before: all of it in one tick, 1 call at a time",
+                 "sliced": "now: ≤ tick_s/2 per tick, 4 calls at a time"}[variant]
+        med = statistics.median
+        lines.append(f"| {label} | {group[0].members:,} | {len(group)} "
+                     f"| {med(f.delay_s for f in group):.2f} | {max(f.delay_s for f in group):.2f} "
+                     f"| {med(f.pending_at_fire for f in group):,.0f} "
+                     f"| {max(f.longest_tick_s for f in group):.2f} |")
+    return "\n".join(lines)
+
+
 # --- results (pure) --------------------------------------------------------------------------------
 
 
@@ -558,7 +660,9 @@ def summarise(runs: Sequence[Run]) -> list[Summary]:
     return summaries
 
 
-CHANNEL_LABELS = {"wecom": "WeCom (1,000 per call)", "mp": "Official Account (1 per call)",
+CHANNEL_LABELS = {"wecom": "WeCom (1,000 per call)",
+                  "mp": "Official Account (1 per call, 4 at once, ledger per 8)",
+                  "mp-serial": "Official Account, serial (before: 1 at a time)",
                   "sandbox": "sandbox (SQLite inbox)"}
 
 
@@ -630,7 +734,7 @@ def code_version() -> str:
 
 
 def report(plan: Plan, runs: Sequence[Run], fires: Sequence[Fire],
-           machine: Mapping[str, str]) -> str:
+           machine: Mapping[str, str], busy: Sequence[BusyFire] = ()) -> str:
     summaries = summarise(runs)
     checks = [(f"{r.channel} round {r.round}: {text}", ok) for r in runs for text, ok in r.checks]
     statuses = Counter(f.schedule_status for f in fires)
@@ -660,6 +764,11 @@ def report(plan: Plan, runs: Sequence[Run], fires: Sequence[Fire],
         "",
         f"Samples: {format_fire_samples(fires)}.",
         f"One-off schedules' status after firing: {dict(statuses)}.",
+        "",
+        "Fire delay while an Official Account fan-out drains (the real runner, tick_s = 2, "
+        "a one-off schedule to one member due during the drain; the same run, before and now):",
+        "",
+        format_busy_fires(busy),
         "",
         "Checks:",
         *[f"- [{'x' if ok else ' '}] {text}" for text, ok in checks],
@@ -703,7 +812,16 @@ def run(plan: Plan) -> int:
         for f in fires:
             print(f"    tick_s={f.tick_s}: delay {f.delay_s:.3f} s (all sent after "
                   f"{f.done_delay_s:.3f} s)", flush=True)
-    text = report(plan, runs, fires, machine)
+        busy: list[BusyFire] = []
+        for number in range(plan.busy_runs):
+            for sliced in (False, True):
+                b = measure_fire_while_draining(
+                    directory / f"busy-{number}-{sliced}", plan.members, sliced=sliced,
+                    seed=11 + number)
+                busy.append(b)
+                print(f"  fire during an OA fan-out ({b.variant}): delay {b.delay_s:.2f} s, "
+                      f"{b.pending_at_fire:,} still pending", flush=True)
+    text = report(plan, runs, fires, machine, busy)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"delivery-{datetime.now():%Y%m%d-%H%M%S}.md"
     out.write_text(text, encoding="utf-8")

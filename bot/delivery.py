@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -152,26 +153,46 @@ def resume_expansions(services: Services) -> None:
 
 
 def drain(services: Services, channels: Mapping[str, Channel] | None = None, *,
-          max_rounds: int = 1000) -> int:
-    """Send every due pending delivery; returns how many were settled (sent or given up)."""
+          max_rounds: int = 1000, budget_s: float | None = None) -> int:
+    """Send every due pending delivery; returns how many were settled (sent or given up).
+
+    `budget_s` bounds the time spent: the scheduler drains in slices so that a long fan-out
+    (an Official Account sends one call per member) never holds back the next fires; what is
+    left stays pending for the next tick.
+    """
     channels = channels if channels is not None else channels_of(services)
+    deadline = None if budget_s is None else time.monotonic() + budget_s
     settled = 0
     for _ in range(max_rounds):
+        if _past(deadline):
+            break
         due = _claim_due(services)
         if not due:
             break
         for channel_name, rows in due.items():
-            channel = channels.get(channel_name)
-            if channel is None:
-                settled += _record(services, [Outcome(r.delivery_id, "undeliverable",
-                                                      f"channel {channel_name} is not enabled")
-                                              for r in rows], {})
-                continue
-            by_id = {r.delivery_id: r for r in rows}
-            for start in range(0, len(rows), channel.batch_size):
-                batch = rows[start:start + channel.batch_size]
-                settled += _record(services, channel.send(batch), by_id)
+            settled += _send_rows(services, channels.get(channel_name), channel_name, rows,
+                                  deadline)
     _close_finished(services)
+    return settled
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def _send_rows(services: Services, channel: Channel | None, channel_name: str,
+               rows: list[Outgoing], deadline: float | None) -> int:
+    if channel is None:
+        return _record(services, [Outcome(r.delivery_id, "undeliverable",
+                                          f"channel {channel_name} is not enabled")
+                                  for r in rows], {})
+    by_id = {r.delivery_id: r for r in rows}
+    settled = 0
+    for start in range(0, len(rows), channel.batch_size):
+        if _past(deadline):
+            break
+        batch = rows[start:start + channel.batch_size]
+        settled += _record(services, channel.send(batch), by_id)
     return settled
 
 

@@ -213,9 +213,16 @@ def _per_branch_text_for(services: Services, key: str) -> delivery.TextFor | Non
     return None
 
 
+def drain_slice_s(services: Services) -> float:
+    """How long one tick may spend sending: half a tick (at most 5 s), so a 10,000-member
+    Official Account fan-out is sent over several ticks while every tick still looks for due
+    fires first: a fire is never later than a tick plus one slice."""
+    return min(5.0, services.config.get("scheduler.tick_s") / 2)
+
+
 def drain_deliveries(services: Services) -> None:
     resume_expansions(services)
-    delivery.drain(services)
+    delivery.drain(services, budget_s=drain_slice_s(services))
 
 
 def default_jobs() -> list[Callable[[Services], None]]:

@@ -316,6 +316,8 @@ class FakeWeChatAPI:
             self._fault_rules: list[_FaultRule] = []
             self._fault_rate: _FaultRate | None = None
             self._rng = random.Random(0)
+            self._in_flight = 0
+            self.max_in_flight = 0
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -443,6 +445,16 @@ class FakeWeChatAPI:
         self._init_state()
 
     # ---- request pipeline (called by the HTTP handler threads) -----------------------------
+
+    def _enter(self) -> None:
+        """Count requests being handled at once (`max_in_flight`: how concurrent a client is)."""
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
 
     def _handle(self, method: str, path: str, params: dict[str, str], raw: bytes) -> _Reply:
         body, bad_json = self._parse_body(raw)
@@ -854,9 +866,13 @@ class _Handler(BaseHTTPRequestHandler):
         # Read the whole body even when dropping: closing on unread data sends an RST instead.
         raw = self.rfile.read(length) if length else b""
         api = self.server.api
-        reply = api._handle(method, url.path, params, raw)
-        if reply.late_s and api._stopping.wait(reply.late_s):
-            reply = _Reply(drop=True)
+        api._enter()
+        try:
+            reply = api._handle(method, url.path, params, raw)
+            if reply.late_s and api._stopping.wait(reply.late_s):
+                reply = _Reply(drop=True)
+        finally:
+            api._leave()
         if reply.drop:
             self.close_connection = True  # the socket closes with no answer at all
             return

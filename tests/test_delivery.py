@@ -348,3 +348,41 @@ def test_throttled_sends_do_not_count_toward_max_attempts(make_services, api, cl
     assert {r.attempts for r in rows} == {1}
     assert delivered_to(api) == Counter({"u0000": limit + 5})
     assert len({d.content for d in api.delivered}) == limit + 5
+
+
+# ---- draining in slices, Official Account calls in parallel -------------------------------------
+
+
+def test_a_drain_with_a_budget_stops_early_and_the_next_one_finishes(
+        make_services, api, clock) -> None:
+    services, channels = wire(make_services, api, wecom=False)
+    ids = add_members(services, 60, "mp")
+    bid = broadcast(services, "slices", "通知")
+    api.set_delay(0.05)  # every call waits 50 ms: 60 calls take well over the 0.2 s budget
+    first = delivery.drain(services, channels, budget_s=0.2)
+    assert 0 < first < 60
+    assert statuses(services, bid) == Counter({"sent": first, "pending": 60 - first})
+    # What was cut short is untouched: no attempt counted, due now, for the next slice.
+    pending = [r for r in ledger(services, bid).values() if r.status == "pending"]
+    assert {(r.attempts, r.last_error) for r in pending} == {(0, "")}
+    slices = 1
+    while delivery.drain(services, channels, budget_s=0.2):
+        slices += 1
+    assert slices >= 2
+    assert statuses(services, bid) == Counter({"sent": 60})
+    assert sorted(ledger(services, bid)) == sorted(ids)
+    assert delivered_to(api) == Counter({f"o-{n:04d}": 1 for n in range(60)})
+
+
+def test_official_account_calls_run_a_few_at_a_time_never_more(make_services, api, clock) -> None:
+    from bot.channels.wechat import OfficialAccountChannel
+
+    services, channels = wire(make_services, api, wecom=False)
+    add_members(services, 40, "mp")
+    bid = broadcast(services, "parallel", "通知")
+    api.set_delay(0.05)
+    assert delivery.drain(services, channels) == 40
+    assert 1 < api.max_in_flight <= OfficialAccountChannel.concurrency
+    assert statuses(services, bid) == Counter({"sent": 40})
+    assert delivered_to(api) == Counter({f"o-{n:04d}": 1 for n in range(40)})
+    assert api.token_fetches() == 1  # four threads, one token
