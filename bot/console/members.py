@@ -9,6 +9,7 @@ So what is written is exactly what was previewed, and a second tab cannot swap t
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from pathlib import Path
 
@@ -131,7 +132,7 @@ def _check(path: Path) -> roster.RosterCheck:
 
 @route("/members/import")
 def members_import() -> ResponseReturnValue:
-    return render_template("console/members_import.html", check=None, error=None, token=None,
+    return _render(check=None, error=None, token=None,
                            filename=None)
 
 
@@ -157,11 +158,11 @@ def members_import_preview() -> ResponseReturnValue:
         return _import_error(str(exc))
     if not check.ok:
         path.unlink(missing_ok=True)  # nothing to confirm: the file is not kept
-        return render_template("console/members_import.html", check=check, error=None,
+        return _render(check=check, error=None,
                                token=None, filename=upload.filename), 422
     session[UPLOAD_KEY] = {"token": token, "file": path.name, "sha256": _digest(path),
                            "filename": upload.filename[:100]}
-    return render_template("console/members_import.html", check=check, error=None, token=token,
+    return _render(check=check, error=None, token=token,
                            filename=upload.filename)
 
 
@@ -177,7 +178,7 @@ def members_import_confirm() -> ResponseReturnValue:
     try:
         check = _check(path)  # again: the roster may have changed since the preview
         if not check.ok:
-            return render_template("console/members_import.html", check=check, error=None,
+            return _render(check=check, error=None,
                                    token=None, filename=held["filename"]), 422
         result = roster.import_rows(services().store, check, actor=actor(),
                                     now=services().clock.now())
@@ -197,5 +198,14 @@ def _forget_upload() -> None:
 
 
 def _import_error(message: str) -> ResponseReturnValue:
-    return render_template("console/members_import.html", check=None, error=message, token=None,
+    return _render(check=None, error=message, token=None,
                            filename=None), 400
+
+
+def _render(*, check: roster.RosterCheck | None, error: str | None, token: str | None,
+            filename: str | None) -> str:
+    # Rows named in an error ("第 3 行：...") are highlighted in the preview table.
+    bad = {int(m.group(1)) for e in (check.errors if check else [])
+           if (m := re.match(r"第 (\d+) 行", e))}
+    return render_template("console/members_import.html", check=check, error=error, token=token,
+                           filename=filename, bad_lines=bad)

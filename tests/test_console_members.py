@@ -1,0 +1,208 @@
+"""成员 page: search, filters, paging; roster import with preview then confirm; bind codes;
+deactivate and reactivate. Flask test client, real SQLite, real files in tmp_path."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from bot.store import members as store_members
+from tests.console_helpers import login, make_account, token
+
+HEADER = "姓名,支部,党小组,手机\n"
+GOOD = HEADER + "周明,第三党支部,机关党小组,13800000001\n吴敏,第三党支部,机关党小组,\n"
+ONE_BAD = HEADER + "周明,第三党支部,机关党小组,13800000001\n,第三党支部,机关党小组,\n"
+
+
+@pytest.fixture
+def admin_client(services, client):
+    make_account(services, "root")
+    login(client, "root")
+    return client
+
+
+def count(services) -> int:
+    return services.store.db.execute("SELECT count(*) FROM members").fetchone()[0]
+
+
+def upload(client, body: bytes, filename: str = "名册.csv"):
+    return client.post("/admin/members/import",
+                       data={"csrf_token": token(client), "file": (io.BytesIO(body), filename)},
+                       content_type="multipart/form-data")
+
+
+def uploads(services) -> list[Path]:
+    folder = Path(services.store.path).parent / "uploads"
+    return sorted(folder.iterdir()) if folder.exists() else []
+
+
+def confirm_token(html: str) -> str:
+    marker = 'name="token" value="'
+    start = html.index(marker) + len(marker)
+    return html[start:html.index('"', start)]
+
+
+def test_list_search_filter_and_page(services, admin_client):
+    html = admin_client.get("/admin/members").get_data(as_text=True)
+    assert html.count('data-member="') == 8
+    found = admin_client.get("/admin/members?q=王").get_data(as_text=True)
+    assert "王建国" in found and found.count('data-member="') == 1
+    grouped = admin_client.get("/admin/members?group=财务处党小组").get_data(as_text=True)
+    assert grouped.count('data-member="') == 2 and "张伟" in grouped
+    branch = admin_client.get("/admin/members?branch=第二党支部").get_data(as_text=True)
+    assert branch.count('data-member="') == 4 and "陈静" in branch and "王建国" not in branch
+    # A LIKE wildcard in the search is a literal character, not "everything".
+    assert admin_client.get("/admin/members?q=%25").get_data(as_text=True).count(
+        'data-member="') == 0
+    with services.store.transaction() as db:
+        for i in range(60):
+            store_members.add_member(db, name=f"成员{i:02d}", branch="第三党支部",
+                                     now=services.clock.now())
+    first = admin_client.get("/admin/members?branch=第三党支部").get_data(as_text=True)
+    assert first.count('data-member="') == 50 and "第 1 / 2 页，共 60 条" in first
+    second = admin_client.get("/admin/members?branch=第三党支部&page=2").get_data(as_text=True)
+    assert second.count('data-member="') == 10
+    for bad in ("0", "-3", "abc", "999"):
+        page = admin_client.get(f"/admin/members?branch=第三党支部&page={bad}")
+        assert page.status_code == 200 and 'data-member="' in page.get_data(as_text=True)
+
+
+def test_import_with_a_bad_row_writes_nothing_then_a_good_file_after_confirm(services,
+                                                                             admin_client):
+    before = count(services)
+    bad = upload(admin_client, ONE_BAD.encode())
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    assert "发现 1 处问题，未导入任何数据" in html and "第 3 行：缺少姓名" in html
+    assert "确认导入" not in html
+    assert count(services) == before and uploads(services) == []
+
+    preview = upload(admin_client, GOOD.encode())
+    assert preview.status_code == 200
+    html = preview.get_data(as_text=True)
+    assert "共 2 行，检查通过" in html and "周明" in html and "确认导入 2 人" in html
+    assert count(services) == before  # a preview writes nothing
+    assert len(uploads(services)) == 1
+    done = admin_client.post("/admin/members/import/confirm",
+                             data={"csrf_token": token(admin_client),
+                                   "token": confirm_token(html)})
+    assert done.status_code == 303
+    assert count(services) == before + 2
+    assert uploads(services) == []
+    flashed = admin_client.get("/admin/members").get_data(as_text=True)
+    assert "导入完成：新增 2 人，更新 0 人" in flashed
+    audit = services.store.db.execute(
+        "SELECT actor, action FROM audit WHERE action = 'roster import'").fetchall()
+    assert audit == [("console:root", "roster import")]
+    # The same confirmation cannot be replayed.
+    again = admin_client.post("/admin/members/import/confirm",
+                              data={"csrf_token": token(admin_client),
+                                    "token": confirm_token(html)})
+    assert again.status_code == 400 and "这次导入已失效" in again.get_data(as_text=True)
+
+
+def test_import_xlsx(services, admin_client, tmp_path):
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["姓名", "支部", "党小组"])
+    sheet.append(["郑强", "第三党支部", "机关党小组"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    preview = upload(admin_client, buffer.getvalue(), "roster.xlsx")
+    html = preview.get_data(as_text=True)
+    assert "共 1 行，检查通过" in html
+    admin_client.post("/admin/members/import/confirm",
+                      data={"csrf_token": token(admin_client), "token": confirm_token(html)})
+    assert any(m.name == "郑强" for m in store_members.list_members(services.store.db))
+
+
+def test_the_confirm_writes_exactly_the_previewed_file(services, admin_client):
+    html = upload(admin_client, GOOD.encode()).get_data(as_text=True)
+    held = uploads(services)[0]
+    held.write_text(HEADER + "冒名,第三党支部,,\n", encoding="utf-8")  # swapped behind our back
+    response = admin_client.post("/admin/members/import/confirm",
+                                 data={"csrf_token": token(admin_client),
+                                       "token": confirm_token(html)})
+    assert response.status_code == 400
+    assert "被改动" in response.get_data(as_text=True)
+    assert not any(m.name == "冒名" for m in store_members.list_members(services.store.db))
+
+
+def test_a_second_upload_replaces_the_first(services, admin_client):
+    first = upload(admin_client, GOOD.encode()).get_data(as_text=True)
+    upload(admin_client, (HEADER + "钱进,第三党支部,,\n").encode())
+    assert len(uploads(services)) == 1
+    stale = admin_client.post("/admin/members/import/confirm",
+                              data={"csrf_token": token(admin_client),
+                                    "token": confirm_token(first)})
+    assert stale.status_code == 400
+    assert not any(m.name == "周明" for m in store_members.list_members(services.store.db))
+
+
+@pytest.mark.parametrize(("body", "filename", "message"), [
+    (b"", "", "请选择一个 CSV 或 XLSX 文件"),
+    (b"MZ\x90\x00", "virus.exe", "不支持的文件类型 .exe"),
+    (b"\x00\x01binary", "名册.csv", "这不是文本格式的 CSV 文件"),
+    (b"PK\x03\x04broken", "名册.xlsx", ""),
+    ("姓名,手机\n张三,13800000000\n".encode(), "名册.csv", "支部"),
+])
+def test_bad_files_get_a_clear_answer_and_write_nothing(services, admin_client, body, filename,
+                                                        message):
+    before = count(services)
+    if filename:
+        response = upload(admin_client, body, filename)
+    else:
+        response = admin_client.post("/admin/members/import",
+                                     data={"csrf_token": token(admin_client)},
+                                     content_type="multipart/form-data")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'id="import-error"' in html and message in html
+    assert count(services) == before and uploads(services) == []
+
+
+def test_a_file_over_the_limit_is_413_with_a_chinese_page(services, admin_client):
+    big = HEADER.encode() + b"x" * (10 * 1024 * 1024 + 100 * 1024)
+    response = upload(admin_client, big)
+    assert response.status_code == 413
+    assert "文件太大" in response.get_data(as_text=True)
+
+
+def test_a_secretary_imports_only_their_own_branch(services, client):
+    make_account(services, "sec1", role="secretary", branch="第一党支部")
+    login(client, "sec1")
+    before = count(services)
+    body = HEADER + "新人,第一党支部,,\n外人,第二党支部,,\n"
+    response = upload(client, body.encode())
+    assert response.status_code == 422
+    assert "第 3 行：支部「第二党支部」不是您管理的支部（第一党支部）" in response.get_data(as_text=True)
+    assert count(services) == before
+
+
+def test_bind_code_regenerate_and_deactivate_reactivate(services, admin_client):
+    member = store_members.list_members(services.store.db)[0]
+    csrf = token(admin_client)
+    codes = []
+    for _ in range(2):
+        response = admin_client.post(f"/admin/members/{member.id}/bind-code",
+                                     data={"csrf_token": csrf, "back": "/admin/members?q=x"})
+        assert response.status_code == 303 and response.headers["Location"] == "/admin/members?q=x"
+        codes.append(services.store.db.execute("SELECT bind_code FROM members WHERE id = ?",
+                                               [member.id]).fetchone()[0])
+    assert codes[0] != codes[1] and len(codes[1]) == 8
+    assert codes[1] in admin_client.get("/admin/members").get_data(as_text=True)
+    admin_client.post(f"/admin/members/{member.id}/active",
+                      data={"csrf_token": csrf, "active": "0", "back": "https://evil.example/"})
+    assert not store_members.get_member(services.store.db, member.id).active
+    row = f'data-member="{member.id}"'
+    assert row not in admin_client.get("/admin/members").get_data(as_text=True)
+    assert row in admin_client.get("/admin/members?status=inactive").get_data(as_text=True)
+    admin_client.post(f"/admin/members/{member.id}/active", data={"csrf_token": csrf, "active": "1"})
+    assert store_members.get_member(services.store.db, member.id).active
+    actions = [r[0] for r in services.store.db.execute(
+        "SELECT action FROM audit WHERE actor = 'console:root' AND action LIKE 'member.%'")]
+    assert actions == ["member.bind-code", "member.bind-code", "member.deactivate",
+                       "member.reactivate"]
