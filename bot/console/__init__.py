@@ -56,7 +56,8 @@ from bot.console.base import bp
 from bot.services import Services
 
 # Page modules, imported once so their `route`s register on `bp`.
-PAGES: tuple[str, ...] = ("auth", "dashboard", "members", "schedules", "users", "audit_log",
+PAGES: tuple[str, ...] = ("auth", "reasons", "dashboard", "members", "schedules", "users",
+                         "audit_log",
                          "content", "tasks", "reports")
 
 
