@@ -1,0 +1,131 @@
+"""概览's numbers (bot/console/dashboard_data.py) on a real database with the test clock, and the
+page as an admin and as a secretary."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from bot.console import dashboard_data as data
+from bot.store import checkins
+from bot.store import members as store_members
+from schedules import admin
+from tests.console_helpers import login, make_account
+
+TODAY = date(2026, 11, 23)
+
+
+def check_in(services, member_ids, day: date) -> None:
+    with services.store.transaction() as db:
+        for member_id in member_ids:
+            checkins.record_checkin(db, member_id=member_id, day=day, note="",
+                                    at=services.clock.now(), via="test")
+
+
+def by_branch(services) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for m in store_members.list_members(services.store.db, active_only=True):
+        found.setdefault(m.branch, []).append(m.id)
+    return found
+
+
+def test_today_rate_and_trend_by_scope(services):
+    people = by_branch(services)
+    check_in(services, people["第一党支部"][:3] + people["第二党支部"][:1], TODAY)
+    check_in(services, people["第一党支部"][:1], TODAY - timedelta(days=29))
+    check_in(services, people["第一党支部"][:4], TODAY - timedelta(days=30))  # outside the window
+    db = services.store.db
+    assert data.checkin_rate(db, None, TODAY) == data.Rate(4, 8)
+    assert data.checkin_rate(db, None, TODAY).percent == 50.0
+    assert data.checkin_rate(db, "第一党支部", TODAY).percent == 75.0
+    assert data.checkin_rate(db, "第三党支部", TODAY).percent is None  # nobody: no rate, not 0
+    points = data.trend(db, "第一党支部", TODAY)
+    assert len(points) == 30 and points[0] == ("10-25", 25.0) and points[-1] == ("11-23", 75.0)
+    assert all(value == 0 for _, value in points[1:-1])
+    # A deactivated member leaves both the numerator and the base.
+    with services.store.transaction() as tx:
+        store_members.deactivate(tx, people["第一党支部"][0])
+    assert data.checkin_rate(db, "第一党支部", TODAY) == data.Rate(2, 3)
+
+
+def test_branch_completion_uses_the_months_required_tasks(services):
+    db = services.store.db
+    tasks = [r[0] for r in db.execute(
+        "SELECT id FROM tasks WHERE month = '2026-11' AND required = 1 AND removed = 0")]
+    assert tasks  # the shipped content has November tasks
+    first = by_branch(services)["第一党支部"]
+    with services.store.transaction() as tx:
+        for member_id in first:
+            for task_id in tasks:
+                tx.execute("INSERT INTO task_done (task_id, member_id, day, at, via)"
+                           " VALUES (?, ?, ?, ?, 'test')",
+                           [task_id, member_id, TODAY.isoformat(), services.clock.now().isoformat()])
+    measured, rows = data.branch_completion(services, None, TODAY)
+    assert measured == "本月必学任务完成率"
+    assert dict(rows) == {"第一党支部": 100.0, "第二党支部": 0.0}
+    assert data.branch_completion(services, "第二党支部", TODAY)[1] == [("第二党支部", 0.0)]
+
+
+def test_branch_completion_falls_back_to_working_day_checkins(services):
+    services.store.db.execute("UPDATE tasks SET removed = 1")
+    first = by_branch(services)["第一党支部"]
+    for day in (date(2026, 11, 2), date(2026, 11, 3)):
+        check_in(services, first, day)
+    check_in(services, first, date(2026, 11, 1))  # a Sunday: not a working day, not counted up
+    measured, rows = data.branch_completion(services, None, TODAY)
+    assert measured == "本月工作日打卡率"
+    # 16 working days from Nov 2 to Nov 23; the Sunday check-in still counts as a check-in day
+    # but never lifts a member above 100 %.
+    assert dict(rows)["第一党支部"] == round(100 * 3 / 16, 1)
+    assert dict(rows)["第二党支部"] == 0.0
+
+
+def test_upcoming_and_scope(services):
+    mine = admin.create(services, kind="daily", spec={"time": "10:00"}, workdays_only=False,
+                        audience={"branches": ["第一党支部"]}, content={"text": "一支部学习"},
+                        actor="test")
+    admin.create(services, kind="daily", spec={"time": "09:30"}, workdays_only=False,
+                 audience={"branches": ["第二党支部"]}, content={"text": "二支部学习"}, actor="test")
+    everything = data.upcoming(services, None, limit=3)
+    assert [(u.at.strftime("%H:%M"), u.what) for u in everything] == [
+        ("09:30", "二支部学习"), ("10:00", "一支部学习"), ("08:30", "每日纪法条文")]  # Tue
+    scoped = data.upcoming(services, "第一党支部", limit=20)
+    assert {u.schedule_id for u in scoped} == {mine, None}  # None: the daily reading, for all
+    assert all(u.what != "二支部学习" for u in scoped)
+
+
+def test_failed_deliveries_by_scope(services):
+    db = services.store.db
+    people = by_branch(services)
+    with services.store.transaction() as tx:
+        tx.execute("INSERT INTO broadcasts (key, fire_at, text, audience, status, created_at)"
+                   " VALUES ('t', ?, 'x', '{}', 'done', ?)",
+                   [services.clock.now().isoformat(), services.clock.now().isoformat()])
+        broadcast_id = tx.execute("SELECT id FROM broadcasts WHERE key = 't'").fetchone()[0]
+        for member_id, status, why in ((people["第一党支部"][0], "failed", "errcode 43004: x"),
+                                       (people["第二党支部"][0], "undeliverable", "no channel"),
+                                       (people["第二党支部"][1], "sent", "")):
+            tx.execute("INSERT INTO deliveries (broadcast_id, member_id, channel, external_id,"
+                       " text, status, last_error) VALUES (?, ?, 'mp', 'o', 'x', ?, ?)",
+                       [broadcast_id, member_id, status, why])
+    since = services.clock.now() - timedelta(days=30)
+    assert {(r["status"], r["n"]) for r in data.failed_deliveries(db, None, since)} == {
+        ("failed", 1), ("undeliverable", 1)}
+    assert [r["last_error"] for r in data.failed_deliveries(db, "第一党支部", since)] == [
+        "errcode 43004: x"]
+
+
+def test_the_page_for_an_admin_and_for_a_secretary(services, client):
+    people = by_branch(services)
+    check_in(services, people["第一党支部"][:2], TODAY)
+    make_account(services, "root")
+    login(client, "root")
+    html = client.get("/admin/").get_data(as_text=True)
+    assert "今日打卡率（2 / 8 人）" in html and "25%" in html
+    assert 'class="chart chart-line"' in html and 'class="chart chart-bars"' in html
+    assert 'id="alerts-table"' in html
+    make_account(services, "sec1", role="secretary", branch="第一党支部")
+    other = client.application.test_client()
+    login(other, "sec1")
+    html = other.get("/admin/").get_data(as_text=True)
+    assert "今日打卡率（2 / 4 人）" in html and "50%" in html
+    assert "第二党支部" not in html and 'id="alerts-table"' not in html
