@@ -49,7 +49,7 @@ _TYPOS = (
 )
 # "完成1、3" must stay two numbers once the punctuation goes: the separator becomes 和.
 _NUMERALS = "零〇一二两三四五六七八九十"
-_NUMBER_SEP = re.compile(rf"(?<=[\d{_NUMERALS}项])[\s、,，和及与/]+(?=第?[\d{_NUMERALS}])")
+_NUMBER_SEP = re.compile(rf"(?<=[\d{_NUMERALS}项])\s*[\s、,，和及与/]+(?=\s*第?\s*[\d{_NUMERALS}])")
 _PUNCT = re.compile(r"[\s?？。.!！,，、：:；;~～\"'“”‘’（）()【】\[\]<>《》…-]+")
 
 NUM = r"(?:\d{1,3}|[零〇一二两三四五六七八九十]{1,3})"

@@ -9,7 +9,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from bot.messages import normalise
 from handlers.task_intents import KINDS, Intent, parse, resolve_month
 from handlers.tasks import COMMAND, LIST_WORDS
 
@@ -80,3 +83,34 @@ def test_what_the_command_route_matches_parse_reads_as_a_command(text):
     # The route's handler relies on it (handlers/tasks.task_command).
     assert re.fullmatch(COMMAND, text)
     assert parse(text).kind in ("done", "undo") and parse(text).positions
+
+
+SPACE = st.sampled_from(["", " ", "  ", "\u3000", "\t"])
+NUMBER = st.text(alphabet="0123456789零〇一二两三四五六七八九十", min_size=1, max_size=3)
+ITEM = st.tuples(SPACE, st.sampled_from(["", "第"]), SPACE, NUMBER, SPACE,
+                 st.sampled_from(["", "项"])).map("".join)
+# What COMMAND matches, built from its parts (hypothesis' from_regex is too slow on it).
+COMMANDS = st.tuples(
+    st.sampled_from(["完成", "打卡", "撤销", "撤消"]), SPACE, st.sampled_from(["", ":", "："]),
+    ITEM, st.lists(st.tuples(SPACE, st.sampled_from(["", "、", ",", "，", "和", "及"]), SPACE,
+                             ITEM).map("".join), max_size=3).map("".join),
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(COMMANDS)
+def test_anything_the_command_route_matches_is_a_command(text):
+    assert re.fullmatch(COMMAND, normalise(text)), text  # the strategy stays true to the route
+    intent = parse(text)
+    assert intent is not None and intent.kind in ("done", "undo")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from("完成打卡撤销第项任务月上下本这个几天截止哪里看没 0123456789２一二十两、，? "),
+               max_size=20) | st.text(max_size=30))
+def test_parse_never_raises_and_months_resolve(text):
+    intent = parse(text)
+    if intent is not None:
+        assert intent.kind in KINDS
+        month = resolve_month(intent, date(2026, 11, 23))
+        assert re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month)
