@@ -73,12 +73,17 @@ _WHERE = ("在哪里", "哪里看", "去哪里", "从哪里", "链接", "网址"
           "原文", "怎么看", "看什么", "读什么", "哪里学", "出处")
 _DETAIL = ("是什么", "要做什么", "做什么", "干什么", "内容", "详情", "具体", "要求", "怎么做",
            "说的什么", "讲什么")
-_DUE = ("截止", "到期", "期限", "deadline", "几号前", "哪天前", "还有几天", "剩几天",
-        "还有多少天", "还有多久", "最后一天", "什么时候完成", "什么时候交", "什么时候前", "什么时候做完", "什么时候要")
+_DUE = ("截止", "deadline", "几号前", "哪天前", "还有几天", "剩几天", "还有多少天")
+# These also fit a regulation ("处分期限是多久"): a due question only about a task.
+_DUE_WEAK = ("到期", "期限", "还有多久", "最后一天", "什么时候完成", "什么时候交", "什么时候做完",
+             "什么时候要", "几号完成", "哪天完成")
 _PENDING = ("没完成", "未完成", "没有完成", "没做", "没有做", "还差", "缺项", "没学", "未学",
-            "还剩", "剩下", "剩哪", "还有哪些", "还有什么没", "欠")
+            "还剩", "剩下", "剩哪", "还有哪些", "还有什么没")
 _LIST = ("任务", "学什么", "学哪些", "要学", "学习安排", "学习计划", "学习内容", "做哪些",
-         "要做什么", "安排了什么", "有什么安排", "主题党日", "三会一课")
+         "要做什么", "安排了什么", "有什么安排")
+# Meetings that are tasks too; "什么是三会一课" is a search, "本月主题党日哪天" a list.
+_EVENTS = ("主题党日", "三会一课", "党课", "党员大会", "党小组会", "支委会")
+_WHEN = ("什么时候", "哪天", "几号", "安排", "时间", "要不要", "参加")
 
 _MONTH_NAMED = re.compile(r"(?:(\d{4})年)?(十[一二]|十|[一二三四五六七八九]|1[0-2]|0?[1-9])月份?")
 _MONTH_ISO = re.compile(r"(\d{4})-(\d{1,2})(?!\d)")
@@ -139,7 +144,8 @@ def _question(words: str) -> Intent | None:
     when = {"offset": offset, "month": month, "year": year}
     if any(w in words for w in _WHERE) and (positions or re.search(r"任务|学习|要学", words)):
         return Intent("where", positions, **when)
-    if any(w in words for w in _DUE):
+    about_task = bool(positions or offset is not None or month or re.search(r"任务|学", words))
+    if any(w in words for w in _DUE) or about_task and any(w in words for w in _DUE_WEAK):
         return Intent("due", positions, **when)
     if positions and any(w in words for w in _DETAIL):
         return Intent("detail", positions, **when)
@@ -149,13 +155,16 @@ def _question(words: str) -> Intent | None:
         return Intent("detail", positions, **when)
     if any(w in words for w in _LIST) or (month or offset is not None) and "学" in words:
         return Intent("list", (), **when)
+    if any(w in words for w in _EVENTS) and (month or offset is not None
+                                              or any(w in words for w in _WHEN)):
+        return Intent("list", (), **when)
     return None
 
 
 def _about_tasks(words: str, positions: tuple[int, ...], when: dict) -> bool:
     """"还有哪些没完成" is; "欠款怎么处分" is not: a pending word needs a task-ish word too."""
     return bool(positions or when["offset"] is not None or when["month"]
-                or re.search(r"我|任务|学|哪些|什么|几项|多少", words))
+                or re.search(r"我|任务|学|几项|哪些|哪几|什么没|多少没", words))
 
 
 def _question_positions(words: str) -> tuple[int, ...]:
