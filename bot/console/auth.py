@@ -41,7 +41,7 @@ def login() -> ResponseReturnValue:
     password = request.form.get("password", "")
     error = _attempt(name, password)
     if error:
-        return render_template("console/login.html", error=error, name=name, notice=None), 401
+        return render_template("console/login.html", error=error, name=name, notice=None)
     return redirect(_safe_next(request.args.get("next")))
 
 

@@ -4,6 +4,11 @@ branch scoping, CSRF, the navigation, error pages.
 Every console view is registered through `route(...)`, which checks the session (logged in, not
 idle, not ended by a password change or disable) and the role before the view runs; a view
 registered on `bp` any other way is refused by `_guard` (fail closed).
+
+Status codes: a form shown again with its problem explained (a wrong password, a roster with bad
+rows, a schedule that cannot be made, a preview's reason) is a normal 200 page, because Chromium
+logs every 4xx as a console error and the pages must raise none; refusals (400 CSRF, 403 another
+branch, 404) keep their codes.
 """
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ def members_import_preview() -> ResponseReturnValue:
     if not check.ok:
         path.unlink(missing_ok=True)  # nothing to confirm: the file is not kept
         return _render(check=check, error=None,
-                               token=None, filename=upload.filename), 422
+                               token=None, filename=upload.filename)
     session[UPLOAD_KEY] = {"token": token, "file": path.name, "sha256": _digest(path),
                            "filename": upload.filename[:100]}
     return _render(check=check, error=None, token=token,
@@ -179,7 +179,7 @@ def members_import_confirm() -> ResponseReturnValue:
         check = _check(path)  # again: the roster may have changed since the preview
         if not check.ok:
             return _render(check=check, error=None,
-                                   token=None, filename=held["filename"]), 422
+                                   token=None, filename=held["filename"])
         result = roster.import_rows(services().store, check, actor=actor(),
                                     now=services().clock.now())
     except roster.RosterError as exc:
@@ -199,7 +199,7 @@ def _forget_upload() -> None:
 
 def _import_error(message: str) -> ResponseReturnValue:
     return _render(check=None, error=message, token=None,
-                           filename=None), 400
+                           filename=None)
 
 
 def _render(*, check: roster.RosterCheck | None, error: str | None, token: str | None,

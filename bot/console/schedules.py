@@ -85,7 +85,7 @@ def schedules_preview() -> ResponseReturnValue:
         definition = _definition()
         preview = admin.preview(services(), **definition.as_kwargs())
     except admin.ScheduleError as exc:
-        return jsonify(ok=False, error=str(exc)), 422
+        return jsonify(ok=False, error=str(exc))
     return jsonify(ok=True, text=preview.text, audience=preview.audience,
                    audience_size=preview.audience_size,
                    when=admin.describe_when(definition.kind, definition.spec,
@@ -100,7 +100,7 @@ def schedules_create() -> ResponseReturnValue:
         schedule_id = admin.create(services(), **definition.as_kwargs(), actor=actor())
     except admin.ScheduleError as exc:
         return render_template("console/schedule_form.html", values=_posted_values(),
-                               schedule=None, error=str(exc), **_options()), 422
+                               schedule=None, error=str(exc), **_options())
     flash(f"已创建定时消息 #{schedule_id}", "ok")
     return redirect(url_for("console.schedules_show", schedule_id=schedule_id), 303)
 
@@ -154,7 +154,7 @@ def schedules_update(schedule_id: int) -> ResponseReturnValue:
         _update(s, definition)
     except admin.ScheduleError as exc:
         return render_template("console/schedule_form.html", values=_posted_values(),
-                               schedule=s, error=str(exc), **_options()), 422
+                               schedule=s, error=str(exc), **_options())
     flash(f"已修改定时消息 #{s.id}", "ok")
     return redirect(url_for("console.schedules_show", schedule_id=s.id), 303)
 

@@ -26,7 +26,7 @@
   function show(result) {
     var status = document.getElementById("preview-status");
     var body = document.getElementById("preview-body");
-    if (!result.ok) {
+    if (!result.ok || !result.json || !result.json.ok) {
       status.textContent = (result.json && result.json.error) || "暂时无法预览，请稍后再试。";
       status.className = "flash error";
       body.hidden = true;
