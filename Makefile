@@ -5,12 +5,13 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 CONFIG ?= config.toml
 
-.PHONY: run init test lint bench clean help
+.PHONY: run init test lint bench clean help soak
 
 help:
 	@echo "make run    - install, initialise var/qingfeng.db and serve on http://127.0.0.1:8080"
 	@echo "make test   - lint and run the whole test suite"
 	@echo "make bench  - run the benchmarks (see docs/benchmarks.md)"
+	@echo "make soak   - the fault and crash tests at full size (10,000 members, 20 kills each)"
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +36,15 @@ test: lint
 
 bench: $(VENV)/.dev
 	$(PY) -m bench
+
+# The fault and kill -9 tests, long: QF_SOAK_MEMBERS members in the 30%-faults fan-out,
+# QF_SOAK_CRASH_LOOPS random kills per crash test (QF_CRASH_SEED replays a run).
+QF_SOAK_MEMBERS ?= 10000
+QF_SOAK_CRASH_LOOPS ?= 20
+soak: $(VENV)/.dev
+	QF_SOAK_MEMBERS=$(QF_SOAK_MEMBERS) QF_SOAK_CRASH_LOOPS=$(QF_SOAK_CRASH_LOOPS) \
+		$(VENV)/bin/pytest -q -s -p no:cacheprovider tests/test_faults_fanout.py \
+		tests/test_faults_store.py tests/test_crash_loop.py tests/test_crash_fanout.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
