@@ -23,7 +23,9 @@ class Outgoing:
 @dataclass(frozen=True)
 class Outcome:
     delivery_id: int
-    status: str             # "sent" | "retry" | "failed" | "undeliverable"
+    # "sent" | "retry" | "failed" | "undeliverable", or "elsewhere": another drain is sending
+    # (or has settled) this row, so this one records nothing
+    status: str
     error: str = ""         # the platform's errcode and message, or the network error
     retry_after: float = 0  # seconds; at least 60 for the platforms' per-minute limits
     deactivate: bool = False  # the member's account on this channel is gone (unsubscribed, invalid)
