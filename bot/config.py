@@ -256,6 +256,9 @@ def _check_consistency(sections: dict[str, dict[str, Any]]) -> None:
         raise ConfigError(f"backup.keep must be at least 1, got {sections['backup']['keep']}")
     _check_reading(sections["reading"])
     _check_nudge(sections["nudge"])
+    for key in ("idle_minutes", "max_failures", "lockout_minutes"):
+        if sections["console"][key] < 1:
+            raise ConfigError(f"console.{key} must be at least 1, got {sections['console'][key]}")
     for name in ("mp", "wecom"):
         if sections[name]["enabled"]:
             _require_enabled(name, sections[name])

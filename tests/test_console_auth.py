@@ -257,3 +257,25 @@ def test_next_returns_to_the_page_asked_for(services, client):
     back = client.post(login_url, data={"name": "alice", "password": PASSWORD,
                                         "csrf_token": csrf_of(page.get_data(as_text=True))})
     assert re.match(r"^/admin/members\?q=", back.headers["Location"])
+
+
+@pytest.mark.parametrize("key", ["idle_minutes", "max_failures", "lockout_minutes"])
+def test_console_settings_below_one_stop_start_up(tmp_path, key):
+    from bot.config import ConfigError, load_config
+    from tests.conftest import test_config
+
+    with pytest.raises(ConfigError, match=f"console.{key} must be at least 1"):
+        load_config(test_config(tmp_path, console={key: 0}))
+
+
+def test_an_old_hash_is_upgraded_at_login(services, client):
+    from argon2 import PasswordHasher
+
+    make_account(services, "alice")
+    weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD)
+    with services.store.transaction() as db:
+        admins.rehash(db, admins.by_name(db, "alice").id, weak)
+    assert login(client, "alice").status_code == 302
+    upgraded = admins.by_name(services.store.db, "alice").password_hash
+    assert upgraded != weak and "m=19456,t=2,p=1" in upgraded
+    assert client.get("/admin/").status_code == 200  # a rehash does not end the session

@@ -206,3 +206,19 @@ def test_bind_code_regenerate_and_deactivate_reactivate(services, admin_client):
         "SELECT action FROM audit WHERE actor = 'console:root' AND action LIKE 'member.%'")]
     assert actions == ["member.bind-code", "member.bind-code", "member.deactivate",
                        "member.reactivate"]
+
+
+def test_abandoned_uploads_are_swept_after_a_day(services, admin_client):
+    import os
+    import time
+
+    folder = Path(services.store.path).parent / "uploads"
+    folder.mkdir()
+    old, recent = folder / "roster-old.csv", folder / "roster-recent.csv"
+    for path in (old, recent):
+        path.write_text(GOOD, encoding="utf-8")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(old, (two_days_ago, two_days_ago))
+    upload(admin_client, GOOD.encode())
+    left = {p.name for p in uploads(services)}
+    assert "roster-old.csv" not in left and "roster-recent.csv" in left and len(left) == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from pathlib import Path
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
@@ -22,6 +23,7 @@ from bot.store import members as store_members
 
 PAGE_SIZE = 50
 UPLOAD_KEY = "roster_upload"
+STALE_UPLOAD_S = 24 * 3600
 STATUSES = {"active": "在册", "inactive": "已停用", "all": "全部"}
 
 
@@ -148,6 +150,7 @@ def members_import_preview() -> ResponseReturnValue:
     _forget_upload()
     folder = _upload_dir()
     folder.mkdir(parents=True, exist_ok=True)
+    _sweep(folder)
     token = secrets.token_urlsafe(16)
     path = folder / f"roster-{token}{suffix}"
     upload.save(path)
@@ -189,6 +192,18 @@ def members_import_confirm() -> ResponseReturnValue:
     flash(f"导入完成：新增 {result.created} 人，更新 {result.updated} 人，"
           f"绑定企业微信账号 {result.bound_wecom} 个", "ok")
     return redirect(url_for("console.members"), 303)
+
+
+def _sweep(folder: Path) -> None:
+    """Delete uploads abandoned at the preview (never confirmed) more than a day ago. File ages
+    are the file system's, so this compares with the real time, not the service clock."""
+    cutoff = time.time() - STALE_UPLOAD_S
+    for old in folder.glob("roster-*"):
+        try:
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+        except FileNotFoundError:
+            continue  # another worker swept it first
 
 
 def _forget_upload() -> None:
