@@ -8,11 +8,12 @@ workers, processes and restarts.
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from bot.context import Context
 from bot.messages import Inbound, Reply
 from bot.services import Services
-from bot.store import StoreBusy
+from bot.store import StoreBusy, is_transient
 from bot.store.inbound import remember_reply, remembered_reply
 from bot.store.members import find_by_identity
 
@@ -24,12 +25,19 @@ ERROR_REPLY = Reply("抱歉，处理这条消息时出了点问题，请稍后�
 
 def handle_inbound(services: Services, inbound: Inbound) -> Reply:
     try:
+        # Read-only lookups before the write lock, so the locked section stays short: a
+        # redelivery is answered without taking it at all, and the member is found meanwhile.
+        cached = remembered_reply(services.store.db, inbound.dedupe_key)
+        if cached is not None:
+            return Reply(cached)
+        member = find_by_identity(services.store.db, inbound.channel, inbound.user)
         with services.store.transaction() as db:
+            # The authoritative check: a concurrent delivery of the same message may have
+            # committed between the lookup above and this lock.
             cached = remembered_reply(db, inbound.dedupe_key)
             if cached is not None:
                 return Reply(cached)
-            ctx = Context(db=db, clock=services.clock, config=services.config,
-                          member=find_by_identity(db, inbound.channel, inbound.user),
+            ctx = Context(db=db, clock=services.clock, config=services.config, member=member,
                           channel=inbound.channel, user=inbound.user)
             reply = services.router.dispatch(inbound, ctx)
             remember_reply(db, dedupe_key=inbound.dedupe_key, channel=inbound.channel,
@@ -37,6 +45,12 @@ def handle_inbound(services: Services, inbound: Inbound) -> Reply:
             return reply
     except StoreBusy as exc:
         # Nothing was committed; the member (or WeChat's retry) can send again.
+        log.warning("store busy for %s: %s", inbound.dedupe_key, exc)
+        return BUSY_REPLY
+    except sqlite3.OperationalError as exc:
+        if not is_transient(exc):  # the lookups before the lock: a lock or disk error is busy
+            log.exception("handler failed for %s (%s)", inbound.dedupe_key, inbound.kind)
+            return ERROR_REPLY
         log.warning("store busy for %s: %s", inbound.dedupe_key, exc)
         return BUSY_REPLY
     except Exception:

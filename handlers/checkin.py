@@ -24,7 +24,7 @@ def check_in(inbound: Inbound, ctx: Context) -> Reply:
     note = (ctx.match.group("note") or "").strip() if ctx.match else ""
     result = checkins.record_checkin(ctx.db, member_id=ctx.member.id, day=now.date(),
                                      note=note[:200], at=now, via=ctx.channel)
-    stats = checkins.stats_for(ctx.db, ctx.member.id, now.date())
+    stats = checkins.streak_and_month(ctx.db, ctx.member.id, now.date())  # bounded read
     if not result.created:
         return Reply(f"今天已打卡（{result.at.astimezone(ctx.clock.tz):%H:%M}），明天继续加油！\n"
                      f"已连续 {stats.current_streak} 天，本月共 {stats.month_count} 天。")

@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from wechatpy.crypto import PrpCrypto
 
 from bot import create_app, wire
 from bot.store import checkins, members
@@ -256,7 +255,7 @@ def test_prp_vector_round_trips_through_bot_wire(vector, monkeypatch):
     keys = vector_keys(vector)
     assert wire.decrypt(keys, vector["expected_ciphertext"]) == vector["plaintext"]
     # With the published "random" prefix, bot.wire's own encryption gives the same bytes.
-    monkeypatch.setattr(PrpCrypto, "get_random_string", lambda self: vector["random"])
+    monkeypatch.setattr(wire, "_random_prefix", lambda: vector["random"].encode())
     envelope = wire.parse_xml(wire.encrypt_reply(keys, vector["plaintext"], now=0))
     assert envelope["Encrypt"] == vector["expected_ciphertext"]
 
@@ -272,7 +271,7 @@ def test_encrypt_reply_vector_round_trips_through_bot_wire(vector, monkeypatch):
     assert wire.decrypt(keys, encrypted) == vector["plaintext"]
     assert wire.sign(vector["token"], vector["timestamp"], vector["nonce"], encrypted) == signature
     # Same random prefix and nonce: encrypt_reply reproduces the published envelope exactly.
-    monkeypatch.setattr(PrpCrypto, "get_random_string", lambda self: vector["random"])
+    monkeypatch.setattr(wire, "_random_prefix", lambda: vector["random"].encode())
     monkeypatch.setattr(wire.secrets, "randbelow", lambda _: int(vector["nonce"]))
     ours = wire.parse_xml(wire.encrypt_reply(keys, vector["plaintext"],
                                              now=int(vector["timestamp"])))

@@ -21,6 +21,9 @@ import sqlite_utils
 from bot.store.migrations import migrate
 
 BUSY_TIMEOUT_MS = 3000  # below WeChat's 5 s limit, so a locked database still gets a reply
+# How long a thread waits for another thread of this process to finish its write transaction.
+# With SQLite's own wait (BUSY_TIMEOUT_MS) after it, 1.5 + 3 s stays under WeChat's 5 s.
+WRITER_WAIT_S = 1.5
 
 
 class StoreBusy(RuntimeError):
@@ -35,6 +38,11 @@ class Store:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        # One writer per process at a time. SQLite has one writer anyway; without this, the
+        # other threads sleep in its busy handler (1, 2, 5, ... 100 ms between tries) and sleep
+        # through free moments: that was the webhook's p99 (docs/benchmarks.md, Webhook).
+        # Re-entrant so that a nested transaction() still fails as SQLite says, not deadlocks.
+        self._writer = threading.RLock()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         migrate(self.db)
@@ -65,19 +73,24 @@ class Store:
         Lock and disk errors surface as StoreBusy so callers can answer "try again later".
         """
         db = self.db
+        if not self._writer.acquire(timeout=WRITER_WAIT_S):
+            raise StoreBusy(f"another thread held the write lock for {WRITER_WAIT_S} s")
         try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreBusy(str(exc)) from exc
-        try:
-            yield db
-            db.execute("COMMIT")
-        except BaseException as exc:
-            if db.conn.in_transaction:
-                db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.OperationalError) and _is_transient(exc):
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
                 raise StoreBusy(str(exc)) from exc
-            raise
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException as exc:
+                if db.conn.in_transaction:
+                    db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError) and is_transient(exc):
+                    raise StoreBusy(str(exc)) from exc
+                raise
+        finally:
+            self._writer.release()
 
     def close(self) -> None:
         with self._lock:
@@ -87,6 +100,7 @@ class Store:
         self._local = threading.local()
 
 
-def _is_transient(exc: sqlite3.OperationalError) -> bool:
+def is_transient(exc: sqlite3.OperationalError) -> bool:
+    """A lock or disk problem that may be gone on the next try."""
     text = str(exc).lower()
     return any(word in text for word in ("locked", "busy", "disk", "full", "i/o"))

@@ -55,6 +55,36 @@ def stats_for(db: sqlite_utils.Database, member_id: int, today: date) -> Checkin
     )
 
 
+@dataclass(frozen=True)
+class StreakAndMonth:
+    current_streak: int
+    month_count: int
+
+
+def streak_and_month(db: sqlite_utils.Database, member_id: int, today: date) -> StreakAndMonth:
+    """What the check-in reply shows, read in time bounded by the streak and the month rather
+    than by the member's whole history (`stats_for` reads every day ever checked in)."""
+    month_start = today.replace(day=1).isoformat()
+    month_count = db.execute(
+        "SELECT COUNT(*) FROM checkins WHERE member_id = ? AND day BETWEEN ? AND ?",
+        [member_id, month_start, today.isoformat()]).fetchone()[0]
+    # Newest first, stopping at the first gap: the cursor reads no further than the streak.
+    expected = today
+    streak = 0
+    rows = db.execute("SELECT day FROM checkins WHERE member_id = ? AND day <= ?"
+                      " ORDER BY day DESC", [member_id, today.isoformat()])
+    for (text,) in rows:
+        day = date.fromisoformat(text)
+        if streak == 0 and day == today - timedelta(days=1):
+            expected = day  # today is still open: the streak may end yesterday
+        if day != expected:
+            break
+        streak += 1
+        expected -= timedelta(days=1)
+    rows.close()
+    return StreakAndMonth(current_streak=streak, month_count=month_count)
+
+
 def current_streak(days: list[date], today: date) -> int:
     """Consecutive days ending today, or ending yesterday while today is still open."""
     seen = set(days)

@@ -304,6 +304,21 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX audit_at ON audit(at);
     """,
+    # 8: inbound (the dedupe records) WITHOUT ROWID: the TEXT key is the table's own B-tree, so
+    # every message writes one B-tree fewer (docs/benchmarks.md, Webhook). Copied, not altered:
+    # SQLite cannot change a table's rowid-ness in place.
+    """
+    CREATE TABLE inbound_new (
+        dedupe_key TEXT PRIMARY KEY,
+        channel TEXT NOT NULL,
+        reply TEXT NOT NULL,
+        at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO inbound_new (dedupe_key, channel, reply, at)
+        SELECT dedupe_key, channel, reply, at FROM inbound;
+    DROP TABLE inbound;
+    ALTER TABLE inbound_new RENAME TO inbound;
+    """,
 ]
 
 
