@@ -84,12 +84,17 @@ class Nudge:
 
 @dataclass(frozen=True)
 class Notice:
-    """One message to a group leader or secretary about their people behind."""
+    """One message to a group leader or secretary about all of their people behind."""
     told: Member | None      # None: nobody to tell (recorded so it is not retried daily)
-    level: int
     month: str               # the month examined (the previous one)
-    about: tuple[tuple[Member, int], ...]  # (member, months behind in a row)
+    # (member, months behind in a row, the levels this tells): a secretary standing in for a
+    # missing group leader hears of someone three months behind once, for levels 2 and 3.
+    about: tuple[tuple[Member, int, tuple[int, ...]], ...]
     text: str
+
+    @property
+    def level(self) -> int:
+        return min(level for _m, _months, levels in self.about for level in levels)
 
 
 @dataclass(frozen=True)
@@ -213,7 +218,7 @@ def _inactive(db: sqlite_utils.Database, day: date, idle_days: int,
 def _notices(people: Sequence[Person], prev: str, prev_state: dict[int, Progress],
              streaks: dict[int, int], told: set[tuple[int, int]]) -> list[Notice]:
     """Level 2 (two months in a row) to the group leader, level 3 to the branch secretary;
-    one notice per person told and level, listing all of their people."""
+    one notice per person told, listing all of their people."""
     leaders: dict[tuple[str, str], Member] = {}
     secretaries: dict[str, Member] = {}
     for person in people:  # ordered by id within branch and group: the first one is told
@@ -222,7 +227,7 @@ def _notices(people: Sequence[Person], prev: str, prev_state: dict[int, Progress
             leaders.setdefault((m.branch, m.grp), m)
         elif m.role == "secretary":
             secretaries.setdefault(m.branch, m)
-    grouped: dict[tuple[int | None, int], list[tuple[Member, int]]] = defaultdict(list)
+    grouped: dict[int | None, dict[int, tuple[Member, int, list[int]]]] = defaultdict(dict)
     tellers: dict[int | None, Member | None] = {None: None}
     for person in people:
         m, months = person.member, streaks[person.id]
@@ -231,12 +236,14 @@ def _notices(people: Sequence[Person], prev: str, prev_state: dict[int, Progress
                 continue
             who = _who_is_told(m, level, leaders, secretaries)
             tellers[who.id if who else None] = who
-            grouped[(who.id if who else None, level)].append((m, months))
+            grouped[who.id if who else None].setdefault(m.id, (m, months, []))[2].append(level)
     notices = []
-    for (told_id, level), about in grouped.items():
+    for told_id, entries in grouped.items():
         who = tellers[told_id]
+        about = tuple((m, months, tuple(levels)) for m, months, levels in entries.values())
+        level = min(lv for _m, _months, levels in about for lv in levels)
         text = notice_text(who, level, prev, about, prev_state) if who else ""
-        notices.append(Notice(who, level, prev, tuple(about), text))
+        notices.append(Notice(who, prev, about, text))
     return notices
 
 
@@ -298,13 +305,14 @@ def inactive_text(member: Member, idle_days: int) -> str:
             f"学完回复「打卡」即可记录。\n{signature(member.branch)}")
 
 
-def notice_text(told: Member, level: int, month: str, about: Sequence[tuple[Member, int]],
+def notice_text(told: Member, level: int, month: str,
+                about: Sequence[tuple[Member, int, tuple[int, ...]]],
                 state: dict[int, Progress]) -> str:
     count = CHINESE_COUNT[level]
     leader = told.role == "group_leader"
     scope = f"您所在的{told.grp}有以下同志" if leader else "本支部以下同志"
     lines = [f"{told.name}同志：您好！{scope}已连续{count}个月及以上未完成支部规定的必学任务："]
-    for n, (m, months) in enumerate(about, start=1):
+    for n, (m, months, _levels) in enumerate(about, start=1):
         missing = "、".join(t.title for t in state[m.id].missing)
         where = "" if leader else f"{m.grp}，"
         lines.append(f"{n}. {m.name}（{where}连续{months}个月；{int(month[5:])}月缺：{missing}）")
@@ -349,9 +357,11 @@ def record(services: Services, plan: Plan) -> None:
         for notice in plan.notices:
             key = notice_key(notice.month, notice.level, notice.told.id,
                              notice.text) if notice.told else None
-            for member, months in notice.about:
-                _escalation(db, member.id, notice.month, notice.level, months,
-                            notice.told.id if notice.told else None, notice.text, key, day, now)
+            for member, months, levels in notice.about:
+                for level in levels:
+                    _escalation(db, member.id, notice.month, level, months,
+                                notice.told.id if notice.told else None, notice.text, key, day,
+                                now)
 
 
 def _escalation(db: sqlite_utils.Database, member_id: int, month: str, level: int, months: int,

@@ -483,3 +483,40 @@ def test_inactive_days_zero_turns_that_rule_off(services):
 
     assert rules(5) == {"behind", "inactive"}
     assert rules(0) == {"behind"}
+
+
+def test_without_a_group_leader_the_secretary_hears_once_and_nobody_is_told_twice(
+        services, clock):
+    """A group without a leader: the secretary stands in, and hears of someone three months
+    behind in one message (levels 2 and 3 both recorded). A branch with nobody to tell records
+    that too, so it is not retried every day."""
+    clear_tasks(services)
+    with services.store.transaction() as db:
+        ids = {name: add_member(db, name, branch, "无组长党小组", role, joined=JUNE)
+               for name, branch, role in (("王书记", ONE, "secretary"), ("甲", ONE, "member"),
+                                          ("乙", ONE, "member"), ("丙", "第二党支部", "member"))}
+        for month in ("2026-07", "2026-08", "2026-09"):
+            task = add_task(db, month, 1, f"{int(month[5:])}月学习", f"{month}-28")
+            done(db, task, ids["王书记"], f"{month}-20")
+            if month == "2026-07":
+                done(db, task, ids["乙"], f"{month}-20")
+    clock.set(at(10, 8))
+    result = nudges.run_day(services, clock.today(), clock.now())
+    jobs.drain_deliveries(services)
+    [to_secretary, to_nobody] = sorted(result.plan.notices, key=lambda n: n.told is None)
+    assert to_secretary.told.name == "王书记" and to_nobody.told is None
+    assert [(m.name, months, levels) for m, months, levels in to_secretary.about] == [
+        ("甲", 3, (2, 3)), ("乙", 2, (2,))]
+    # Besides her own nudge (no check-in since June), one notice.
+    [message] = [t for t in inbox(services, ids["王书记"]) if t.startswith("王书记同志")]
+    assert message.startswith("王书记同志：您好！本支部以下同志已连续两个月及以上未完成支部规定的必学任务：\n"
+                              "1. 甲（无组长党小组，连续3个月；9月缺：9月学习）\n"
+                              "2. 乙（无组长党小组，连续2个月；9月缺：9月学习）")
+    rows = services.store.db.execute(
+        "SELECT member_id, level, told_member_id FROM escalations WHERE level > 1"
+        " ORDER BY member_id, level").fetchall()
+    assert rows == [(ids["甲"], 2, ids["王书记"]), (ids["甲"], 3, ids["王书记"]),
+                    (ids["乙"], 2, ids["王书记"]), (ids["丙"], 2, None), (ids["丙"], 3, None)]
+    clock.set(at(10, 9))
+    again = nudges.run_day(services, clock.today(), clock.now())
+    assert again.plan.notices == []

@@ -40,7 +40,7 @@ def _print_plan(plan, label: str) -> None:  # noqa: ANN001  (bot.nudges.Plan)
         click.echo(f"\n【{RULE_NAMES[nudge.rule]}】{m.name}（{m.branch} {m.grp}）{also}")
         click.echo("  " + nudge.text.replace("\n", "\n  "))
     for notice in plan.notices:
-        names = "、".join(m.name for m, _months in notice.about)
+        names = "、".join(m.name for m, _months, _levels in notice.about)
         if notice.told is None:
             click.echo(f"\n【第{notice.level}级】{names}：本支部没有可告知的"
                        f"{LEVEL_NAMES[notice.level]}，已记录，不再重复。")
