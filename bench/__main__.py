@@ -13,7 +13,7 @@ import signal
 import sys
 from collections.abc import Callable
 
-from bench import content, delivery, webhook
+from bench import capacity, content, delivery, peak, webhook
 from bench import report as report_bench
 from bench.variants import VARIANTS, known
 
@@ -22,13 +22,22 @@ def _webhook(args: argparse.Namespace) -> int:
     plan = webhook.Plan.from_args(quick=args.quick, requests=args.requests,
                                   concurrency=args.concurrency, rounds=args.rounds,
                                   members=args.members,
-                                  variants=tuple(args.variant or ()))
+                                  variants=tuple(args.variant or ()),
+                                  baseline=args.baseline)
     return webhook.run(plan)
 
 
 def _delivery(args: argparse.Namespace) -> int:
     plan = delivery.Plan.from_args(quick=args.quick, members=args.members, rounds=args.rounds)
     return delivery.run(plan)
+
+
+def _peak(args: argparse.Namespace) -> int:
+    return peak.run(peak.Plan.from_args(quick=args.quick, members=args.members))
+
+
+def _capacity(args: argparse.Namespace) -> int:
+    return capacity.run(capacity.Plan.from_args(quick=args.quick))
 
 
 def _content(args: argparse.Namespace) -> int:
@@ -44,6 +53,8 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], int]] = {
     "delivery": _delivery,
     "content": _content,
     "report": _report,
+    "peak": _peak,
+    "capacity": _capacity,
 }
 
 
@@ -84,6 +95,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--variant", action="append", type=_variant, metavar="NAME[,NAME]",
                         help="webhook: also run Qingfeng with an experimental change, side by "
                              f"side (repeatable; bench/variants.py: {', '.join(VARIANTS)})")
+    parser.add_argument("--baseline", metavar="COMMIT",
+                        help="webhook: also run Qingfeng as it was at COMMIT (git archive), side "
+                             "by side, for a before/after in one run")
     args = parser.parse_args(argv)
     unknown = [name for name in args.names if name not in BENCHMARKS]
     if unknown:

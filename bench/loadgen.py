@@ -6,6 +6,11 @@ one keep-alive connection per thread, waits until every thread is connected, the
 requests as fast as the server answers, each thread taking the next unsent one. Only that
 window is timed; the server's CPU time (/proc) is read at its two ends.
 
+With "rate" in SPEC (requests per second; bench.peak), request i is due at i / rate seconds
+after the start instead of as soon as a thread is free, and its latency counts from when it was
+due, so time spent queueing behind slow answers is counted too (no coordinated omission); the
+result then also lists each request's due offset and latency ("timeline").
+
 After the window, every answer is checked: HTTP status, reply signature, decryption, and the
 expected word in the reply's Content. Prints one JSON object on stdout.
 """
@@ -43,6 +48,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     next_index = itertools.count()          # next() on a count is atomic under the GIL
     snapshot: dict[str, Any] = {}
     server_pids = proc.tree(spec["server_pid"]) if spec.get("server_pid") else []
+    rate = float(spec.get("rate") or 0)
+    sent_at: list[float] = [0.0] * total    # due offset from t0 (rate mode)
 
     def start_clock() -> None:              # runs once, when the last thread has connected
         snapshot["cpu"] = proc.cpu_seconds(server_pids)
@@ -66,6 +73,12 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
                 break
             path, body = requests[i]
             started = time.perf_counter()
+            if rate:
+                due = snapshot["t0"] + i / rate
+                if due > started:
+                    time.sleep(due - started)
+                started = due
+                sent_at[i] = i / rate
             try:
                 conn.request("POST", path, body, headers)
                 response = conn.getresponse()
@@ -94,7 +107,11 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 
     answered = sorted(lat for lat, status in zip(latencies, statuses, strict=True) if status)
     check = verify(spec.get("verify"), bodies, statuses, spec.get("senders"))
+    extra = {"timeline": [[round(t, 4), round(lat, 5)] for t, lat in zip(sent_at, latencies,
+                                                                          strict=True)]} \
+        if rate else {}
     return {
+        **extra,
         "requests": total,
         "concurrency": concurrency,
         "elapsed_s": elapsed,

@@ -9,6 +9,7 @@ Variants (join several with commas: write-mutex,threads-4):
                 transaction, instead of all calling BEGIN IMMEDIATE and polling SQLite's busy
                 handler (which sleeps 1, 2, 5, 10, ... 100 ms between tries).
   threads-N     gunicorn threads per worker = N instead of config.toml's (e.g. threads-4).
+  workers-N     gunicorn worker processes = N instead of config.toml's (e.g. workers-4).
   no-accesslog  gunicorn without its access log (one formatted line per request on stdout).
 """
 
@@ -50,10 +51,15 @@ def _threads(n: int) -> Callable[[], None]:
     return lambda: _gunicorn(threads=n)
 
 
+def _workers(n: int) -> Callable[[], None]:
+    return lambda: _gunicorn(workers=n)
+
+
 VARIANTS: dict[str, Callable[[], None]] = {
     "write-mutex": write_mutex,
     "threads-1": _threads(1), "threads-2": _threads(2), "threads-4": _threads(4),
     "threads-16": _threads(16),
+    "workers-1": _workers(1), "workers-3": _workers(3), "workers-4": _workers(4),
     "no-accesslog": lambda: _gunicorn(accesslog=None),
 }
 

@@ -63,7 +63,9 @@ CREDENTIAL_ENV = {
 }
 
 ROSTER_CHUNK = 10_000          # rows per `members import` file (the importer takes up to 20,000)
-P99_TARGET_MS = 50.0           # at concurrency 16
+P99_TARGET_MS = 50.0           # at concurrency 16 (issue 2)
+P99_TARGET_WEROBOT_MS = 20.0   # at concurrency 16 (issue 7)
+WEROBOT_TARGET = 2.0           # Qingfeng's msg/s over the WeRoBot anchor's (issue 7)
 TARGET_CONCURRENCY = 16
 
 
@@ -75,15 +77,17 @@ class Plan:
     warmup: int = 400                        # untimed requests per server per concurrency
     members: int | None = None               # None: one per Qingfeng callback (all distinct)
     variants: tuple[str, ...] = ()           # experiments from bench/variants.py, side by side
+    baseline: str | None = None              # a commit whose Qingfeng runs side by side too
 
     @classmethod
     def from_args(cls, quick: bool = False, requests: int | None = None,
                   concurrency: Sequence[int] | None = None, rounds: int | None = None,
-                  members: int | None = None, variants: Sequence[str] = ()) -> Plan:
+                  members: int | None = None, variants: Sequence[str] = (),
+                  baseline: str | None = None) -> Plan:
         n = requests or (600 if quick else 4000)
         return cls(requests=n, concurrency=tuple(concurrency or (16, 64)),
                    rounds=rounds or (3 if quick else 5), warmup=max(100, n // 10),
-                   members=members, variants=tuple(variants))
+                   members=members, variants=tuple(variants), baseline=baseline)
 
     @property
     def qingfeng_callbacks(self) -> int:
@@ -116,7 +120,7 @@ def _sign(*parts: str) -> str:
 
 def build_callbacks(senders: Sequence[str], first_msg_id: int, *, timestamp: int | None = None,
                     token: str = TOKEN, aes_key: str = AES_KEY, corp_id: str = CORP_ID,
-                    content: str = "打卡") -> list[dict[str, str]]:
+                    content: str = "打卡", official_account: bool = False) -> list[dict[str, str]]:
     """Safe-mode WeCom callbacks as WeCom sends them, one per sender, MsgIds counting up from
     `first_msg_id`: {"path": "/wechat/wecom?msg_signature=...&timestamp=...&nonce=...",
     "body": "<xml>...<Encrypt>...</Encrypt></xml>"}. Encrypted with wechatpy's PrpCrypto."""
@@ -129,6 +133,14 @@ def build_callbacks(senders: Sequence[str], first_msg_id: int, *, timestamp: int
         inner = text_xml(sender, content, first_msg_id + offset, int(ts), corp_id)
         encrypted = crypto.encrypt(inner, corp_id).decode()
         nonce = str(secrets.randbelow(10**10))
+        if official_account:  # safe mode, as the WeRoBot anchor takes it
+            query = urlencode({"signature": _sign(token, ts, nonce), "timestamp": ts,
+                               "nonce": nonce, "encrypt_type": "aes",
+                               "msg_signature": _sign(token, ts, nonce, encrypted)})
+            body = (f"<xml><ToUserName><![CDATA[{corp_id}]]></ToUserName>"
+                    f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>")
+            built.append({"path": f"/wechat/mp?{query}", "body": body})
+            continue
         query = urlencode({"msg_signature": _sign(token, ts, nonce, encrypted),
                            "timestamp": ts, "nonce": nonce})
         body = (f"<xml><ToUserName><![CDATA[{corp_id}]]></ToUserName>"
@@ -150,15 +162,23 @@ def roster_rows(start: int, count: int) -> list[list[str]]:
 
 
 ANCHOR = "anchor"
+WEROBOT = "werobot"
+ANCHORS = (ANCHOR, WEROBOT)
 QINGFENG = "qingfeng"
+BASELINE = "qingfeng@"  # + a commit: Qingfeng as it was, for before/after in one run
 
 
 def label(server: str) -> str:
-    """"anchor", "qingfeng" or "qingfeng+VARIANT" as the tables name them."""
+    """"anchor", "werobot", "qingfeng", "qingfeng+VARIANT" or "qingfeng@COMMIT" as the
+    tables name them."""
     if server == ANCHOR:
         return "anchor (wechatpy echo)"
+    if server == WEROBOT:
+        return "anchor (WeRoBot echo)"
     if server == QINGFENG:
         return "Qingfeng"
+    if server.startswith(BASELINE):
+        return "Qingfeng at " + server[len(BASELINE):]
     return "Qingfeng + " + server.partition("+")[2]
 
 
@@ -215,7 +235,7 @@ class Summary:
 
 def _servers(runs: Sequence[Run]) -> list[str]:
     names = list(dict.fromkeys(r.server for r in runs))  # in the order they ran
-    return sorted(names, key=lambda name: (name != ANCHOR, name != QINGFENG))
+    return sorted(names, key=lambda name: (name != ANCHOR, name != WEROBOT, name != QINGFENG))
 
 
 def summarise(runs: Sequence[Run]) -> list[Summary]:
@@ -239,7 +259,7 @@ def summarise(runs: Sequence[Run]) -> list[Summary]:
                 peak_rss_mb=max(r.peak_rss_kb for r in group) / 1024,
                 client_cpu_ms_per_msg=statistics.median(r.client_cpu_ms_per_msg for r in group),
                 runs=len(group), throughput_range=(min(rates), max(rates)),
-                paired_ratio=statistics.median(pairs) if pairs and server != ANCHOR else None,
+                paired_ratio=statistics.median(pairs) if pairs and server not in ANCHORS else None,
             ))
     return summaries
 
@@ -251,20 +271,22 @@ def format_table(summaries: Sequence[Summary]) -> str:
              "|---:|---|---:|---:|---:|---:|---:|---:|"]
     for level in sorted({s.concurrency for s in summaries}):
         rows = [s for s in summaries if s.concurrency == level]
-        anchor = next((s for s in rows if s.server == ANCHOR), None)
         for s in rows:
             low, high = s.throughput_range
             lines.append(f"| {level} | {label(s.server)} | {s.throughput:,.0f} "
                          f"({low:,.0f}–{high:,.0f}) | {s.p50_ms:.1f} | {s.p99_ms:.1f} "
                          f"| {s.cpu_ms_per_msg:.2f} | {s.peak_rss_mb:.0f} | {s.runs} |")
-        for q in rows:
-            if anchor is None or q.server == ANCHOR:
-                continue
-            lines.append(f"| {level} | **{label(q.server)} / anchor** "
-                         f"| **{_ratio(q.throughput, anchor.throughput)}** "
-                         f"| {_ratio(q.p50_ms, anchor.p50_ms)} | {_ratio(q.p99_ms, anchor.p99_ms)} "
-                         f"| {_ratio(q.cpu_ms_per_msg, anchor.cpu_ms_per_msg)} "
-                         f"| {_ratio(q.peak_rss_mb, anchor.peak_rss_mb)} | |")
+        for anchor in [s for s in rows if s.server in ANCHORS]:
+            name = "anchor" if anchor.server == ANCHOR else "WeRoBot"
+            for q in rows:
+                if q.server in ANCHORS:
+                    continue
+                lines.append(f"| {level} | **{label(q.server)} / {name}** "
+                             f"| **{_ratio(q.throughput, anchor.throughput)}** "
+                             f"| {_ratio(q.p50_ms, anchor.p50_ms)} "
+                             f"| {_ratio(q.p99_ms, anchor.p99_ms)} "
+                             f"| {_ratio(q.cpu_ms_per_msg, anchor.cpu_ms_per_msg)} "
+                             f"| {_ratio(q.peak_rss_mb, anchor.peak_rss_mb)} | |")
     return "\n".join(lines)
 
 
@@ -290,8 +312,9 @@ def verdict(summaries: Sequence[Summary]) -> list[str]:
     for level in sorted({s.concurrency for s in summaries}):
         rows = [s for s in summaries if s.concurrency == level]
         anchor = next((s for s in rows if s.server == ANCHOR), None)
+        robot = next((s for s in rows if s.server == WEROBOT), None)
         for q in rows:
-            if q.server == ANCHOR:
+            if q.server in ANCHORS:
                 continue
             if anchor is not None and anchor.throughput:
                 ratio = q.throughput / anchor.throughput
@@ -300,10 +323,18 @@ def verdict(summaries: Sequence[Summary]) -> list[str]:
                 lines.append(f"- throughput at concurrency {level}: {label(q.server)} is "
                              f"{ratio:.2f}× the anchor{paired} → "
                              f"{'meets' if ratio >= 1 else 'misses'} the target (≥ 1.00×)")
+            if robot is not None and robot.throughput:
+                ratio = q.throughput / robot.throughput
+                lines.append(f"- throughput at concurrency {level}: {label(q.server)} is "
+                             f"{ratio:.2f}× the WeRoBot anchor → "
+                             f"{'meets' if ratio >= WEROBOT_TARGET else 'misses'} issue 7's "
+                             f"target (≥ {WEROBOT_TARGET:.2f}×)")
             if level == TARGET_CONCURRENCY:
                 lines.append(f"- p99 at concurrency {level}: {label(q.server)} {q.p99_ms:.1f} ms → "
-                             f"{'meets' if q.p99_ms < P99_TARGET_MS else 'misses'} the target "
-                             f"(< {P99_TARGET_MS:.0f} ms)")
+                             f"{'meets' if q.p99_ms < P99_TARGET_MS else 'misses'} issue 2's target "
+                             f"(< {P99_TARGET_MS:.0f} ms), "
+                             f"{'meets' if q.p99_ms < P99_TARGET_WEROBOT_MS else 'misses'} "
+                             f"issue 7's (< {P99_TARGET_WEROBOT_MS:.0f} ms)")
     return lines
 
 
@@ -336,12 +367,12 @@ def repo_server_settings() -> dict[str, Any]:
             if key in server}
 
 
-def write_config(directory: Path, port: int) -> Path:
+def write_config(directory: Path, port: int, source: Path = ROOT) -> Path:
     server = {"host": HOST, "port": port, **repo_server_settings()}
     lines = ["[server]"]
     lines += [f"{key} = {json.dumps(value)}" for key, value in server.items()]
     lines += ["", "[store]", f"path = {json.dumps(str(directory / 'qingfeng.db'))}",
-              "", "[content]", f"path = {json.dumps(str(ROOT / 'content'))}",
+              "", "[content]", f"path = {json.dumps(str(source / 'content'))}",
               "", "[sandbox]", "enabled = true",
               "", "[wecom]", "enabled = true", f"corp_id = {json.dumps(CORP_ID)}",
               f"agent_id = {AGENT_ID}", ""]
@@ -350,9 +381,9 @@ def write_config(directory: Path, port: int) -> Path:
     return path
 
 
-def run_cli(config: Path, *args: str, log: Path) -> str:
+def run_cli(config: Path, *args: str, log: Path, cwd: Path = ROOT) -> str:
     done = subprocess.run([sys.executable, "-m", "bot", "--config", str(config), *args],
-                          cwd=ROOT, env=server_env(), capture_output=True, text=True, timeout=600)
+                          cwd=cwd, env=server_env(), capture_output=True, text=True, timeout=600)
     with log.open("a", encoding="utf-8") as handle:
         handle.write(f"$ python -m bot {' '.join(args)}\n{done.stdout}{done.stderr}\n")
     if done.returncode:
@@ -360,15 +391,16 @@ def run_cli(config: Path, *args: str, log: Path) -> str:
     return done.stdout
 
 
-def prepare_store(directory: Path, config: Path, members: int, log: Path) -> float:
+def prepare_store(directory: Path, config: Path, members: int, log: Path,
+                  cwd: Path = ROOT) -> float:
     """init, then import the roster in chunks; returns the seconds it took."""
     started = time.perf_counter()
-    run_cli(config, "init", "--no-demo", log=log)
+    run_cli(config, "init", "--no-demo", log=log, cwd=cwd)
     for start in range(0, members, ROSTER_CHUNK):
         path = directory / f"roster-{start // ROSTER_CHUNK + 1}.csv"
         with path.open("w", encoding="utf-8", newline="") as handle:
             csv.writer(handle).writerows(roster_rows(start, min(ROSTER_CHUNK, members - start)))
-        run_cli(config, "members", "import", str(path), log=log)
+        run_cli(config, "members", "import", str(path), log=log, cwd=cwd)
     return time.perf_counter() - started
 
 
@@ -379,6 +411,9 @@ class Server:
     port: int
     log: Path
     workers: int
+    cwd: Path = ROOT
+    env: dict[str, str] | None = None  # default: server_env()
+    healthy_status: int = 200   # what GET /healthz answers once up (WeRoBot: 403, unsigned)
     process: subprocess.Popen[bytes] | None = None
     _log_handle: Any = field(default=None, repr=False)
 
@@ -386,7 +421,7 @@ class Server:
         self._log_handle = self.log.open("ab")
         # A session of its own: Ctrl-C in the terminal reaches only the bench, which then stops
         # the server in order (TERM, then KILL of its whole process group).
-        self.process = subprocess.Popen(self.argv, cwd=ROOT, env=server_env(),
+        self.process = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env or server_env(),
                                         stdout=self._log_handle, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -405,7 +440,7 @@ class Server:
         conn = http.client.HTTPConnection(HOST, self.port, timeout=2)
         try:
             conn.request("GET", "/healthz")
-            return conn.getresponse().status == 200
+            return conn.getresponse().status == self.healthy_status
         except OSError:
             return False
         finally:
@@ -450,12 +485,14 @@ def running(*servers: Server) -> Iterator[None]:
 
 
 def load(server: Server, callbacks: list[dict[str, str]], senders: list[str], concurrency: int,
-         spec_path: Path) -> dict[str, Any]:
-    """One load-generator process against `server`; its JSON result."""
+         spec_path: Path, *, rate: float | None = None, corp_id: str = CORP_ID) -> dict[str, Any]:
+    """One load-generator process against `server`; its JSON result. With `rate`, requests go
+    out at that many a second (bench.loadgen), else as fast as the server answers."""
     assert server.process is not None
     spec = {"host": HOST, "port": server.port, "concurrency": concurrency,
             "server_pid": server.process.pid, "requests": callbacks, "senders": senders,
-            "verify": {"token": TOKEN, "encoding_aes_key": AES_KEY, "corp_id": CORP_ID,
+            "rate": rate,
+            "verify": {"token": TOKEN, "encoding_aes_key": AES_KEY, "corp_id": corp_id,
                        "expect": "打卡"}}
     spec_path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "bench.loadgen", str(spec_path)], cwd=ROOT,
@@ -485,7 +522,7 @@ class Bench:
         start = self.next_member.get(server, 0)
         senders = [userid((start + i) % self.plan.roster_size) for i in range(count)]
         self.next_member[server] = start + count
-        built = build_callbacks(senders, self.next_msg_id)
+        built = build_callbacks(senders, self.next_msg_id, official_account=server == WEROBOT)
         self.next_msg_id += count
         self.sent_members.setdefault(server, set()).update(senders)
         self.sent[server] = self.sent.get(server, 0) + count
@@ -542,7 +579,7 @@ def check_answers(server: str, bench: Bench) -> list[tuple[str, bool]]:
          f"打卡: {ok:,}/{total:,}" + (f" (e.g. {'; '.join(samples)})" if samples else ""),
          ok == total),
     ]
-    if server != ANCHOR:
+    if server not in ANCHORS:
         kinds: dict[str, int] = {}
         for r in runs:
             for kind, n in r.result["verify"]["contents"].items():
@@ -550,6 +587,15 @@ def check_answers(server: str, bench: Bench) -> list[tuple[str, bool]]:
         checks.append((f"{label(server)}: reply kinds "
                        + ", ".join(f"{k} ×{v:,}" for k, v in kinds.items()), True))
     return checks
+
+
+def export_commit(commit: str, target: Path) -> Path:
+    """The tree of `commit` (bot/, handlers/, schedules/, content/, ...) in `target`."""
+    target.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], capture_output=True,
+                             timeout=120, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, timeout=120, check=True)
+    return target
 
 
 def code_version() -> str:
@@ -617,26 +663,35 @@ def run(plan: Plan) -> int:
           f"{plan.roster_size:,} members", flush=True)
     workers = int(repo_server_settings().get("workers", 2))
     names = [QINGFENG] + [f"{QINGFENG}+{variant}" for variant in plan.variants]
+    if plan.baseline:
+        names.append(BASELINE + plan.baseline)
     with tempfile.TemporaryDirectory(prefix="qingfeng-bench-") as tmp:
         directory = Path(tmp)
         servers: list[Server] = []
         setup_s = 0.0
         for name in names:  # each Qingfeng on its own store and port
-            home = directory / name.replace("+", "-").replace(",", "-")
+            home = directory / name.replace("+", "-").replace(",", "-").replace("@", "-")
             home.mkdir()
+            source = export_commit(name[len(BASELINE):], home / "src") \
+                if name.startswith(BASELINE) else ROOT
             port = free_port()
-            config = write_config(home, port)
+            config = write_config(home, port, source)
             print(f"  preparing the store in {home} ...", flush=True)
-            setup_s = prepare_store(home, config, plan.roster_size, home / "cli.log")
+            setup_s = prepare_store(home, config, plan.roster_size, home / "cli.log", cwd=source)
             variant = name.partition("+")[2]
             command = ["-m", "bench.variants", variant] if variant else ["-m", "bot"]
             servers.append(Server(name, [sys.executable, *command, "--config", str(config),
-                                         "serve"], port, home / "server.log", workers))
-        port = free_port()
-        anchor = Server(ANCHOR, [sys.executable, "-m", "bench.echo_app", "--config",
-                                 str(directory / QINGFENG / "config.toml"), "--port", str(port)],
-                        port, directory / "anchor.log", workers)
-        order = [anchor, *servers]  # A B (C) A B (C) ...
+                                         "serve"], port, home / "server.log", workers,
+                                  cwd=source))
+        anchors = []
+        for name, module in ((ANCHOR, "bench.echo_app"), (WEROBOT, "bench.werobot_app")):
+            port = free_port()
+            anchors.append(Server(name, [sys.executable, "-m", module, "--config",
+                                         str(directory / QINGFENG / "config.toml"),
+                                         "--port", str(port)],
+                                  port, directory / f"{name}.log", workers,
+                                  healthy_status=403 if name == WEROBOT else 200))
+        order = [*anchors, *servers]  # A W B (C) A W B (C) ...
         bench = Bench(plan, directory)
         with running(*order):
             for level in plan.concurrency:
@@ -648,7 +703,7 @@ def run(plan: Plan) -> int:
         checks = []
         for server in servers:
             checks += check_store(Path(server.log).parent / "qingfeng.db", server.name, bench)
-        for server in [*servers, anchor]:
+        for server in [*servers, *anchors]:
             checks += check_answers(server.name, bench)
     summaries = summarise(bench.runs)
     text = report(plan, bench, summaries, checks, machine, setup_s)
