@@ -106,7 +106,8 @@ def list_schedules(inbound: Inbound, ctx: Context) -> Reply:
 def cancel_schedule(inbound: Inbound, ctx: Context) -> Reply:
     assert ctx.match is not None and ctx.member is not None
     schedule_id = int(ctx.match.group("id"))
-    schedule = store_schedules.get(ctx.db, schedule_id)
+    # A number beyond SQLite's 64-bit integers names no schedule (and would overflow the query).
+    schedule = store_schedules.get(ctx.db, schedule_id) if schedule_id < 2**63 else None
     if schedule is None or schedule.status not in ("active", "paused"):
         return Reply(f"没有可以取消的定时消息 {schedule_id}。发送「定时列表」查看。")
     if not _may_send_to(ctx, schedule.audience):
