@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import date, datetime
 from pathlib import Path
 
@@ -407,3 +408,5 @@ def test_report_bench_runs_small_and_agrees_with_the_naive_count(tmp_path, capsy
     assert bench_report.run(plan) == 0
     out = capsys.readouterr().out
     assert "| `month_report` (bulk SQL, one pass) |" in out and "tracemalloc peak" in out
+    # The CLI ran in a child process and reported its own peak memory.
+    assert re.search(r"VmHWM of the child process\): \*\*[1-9]\d* MB", out), out
