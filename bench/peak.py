@@ -101,9 +101,10 @@ def peak_env() -> dict[str, str]:
 
 
 def schedule_fan_out(config: Path, log: Path) -> datetime:
-    """A one-off schedule for everyone at the next whole minute at least 15 s away."""
+    """A one-off schedule for everyone at a whole minute 1-2 minutes away (the server must be
+    up and the callbacks built before the window opens)."""
     now = datetime.now(TZ)
-    fire = (now + timedelta(seconds=75)).replace(second=0, microsecond=0)
+    fire = (now + timedelta(seconds=120)).replace(second=0, microsecond=0)
     done = subprocess.run([sys.executable, "-m", "bot", "--config", str(config), "schedule",
                            "add", "--at", f"{fire:%Y-%m-%d %H:%M}", "--all", "--text",
                            "【压测】早高峰推送：请于今日完成学习打卡。"],
