@@ -21,9 +21,11 @@ def _policy() -> throttle.Policy:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only a path inside the console: never an open redirect to another site.
+    # Only a path inside the console: never an open redirect to another site. Browsers read
+    # "\\" as "/", and a control character cannot go in a header (werkzeug raises: a 500).
     if target and target.startswith("/admin") and not urlsplit(target).netloc \
-            and not target.startswith("//"):
+            and not target.startswith("//") and "\\" not in target \
+            and target.isprintable():
         return target
     return url_for("console.dashboard")
 
@@ -84,5 +86,6 @@ def logout() -> ResponseReturnValue:
     with services().store.transaction() as tx:
         audit.record(tx, actor=f"console:{g.console_user.name}", action="logout", detail="",
                      at=services().clock.now())
+        admins.end_sessions(tx, g.console_user.id)  # also on the account's other devices
     session.clear()
     return redirect(url_for("console.login"))

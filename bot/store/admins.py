@@ -95,6 +95,13 @@ def set_role(db: sqlite_utils.Database, admin_id: int, role: str, branch: str | 
                " WHERE id = ?", [role, branch, admin_id])
 
 
+def end_sessions(db: sqlite_utils.Database, admin_id: int) -> None:
+    """Log out: the session cookie is signed, not stored, so a copy of it would stay valid
+    until it idles out; a new session_version refuses every copy at once."""
+    db.execute("UPDATE admin_users SET session_version = session_version + 1 WHERE id = ?",
+               [admin_id])
+
+
 def touch_login(db: sqlite_utils.Database, admin_id: int, at: datetime) -> None:
     db.execute("UPDATE admin_users SET last_login_at = ? WHERE id = ?", [at.isoformat(), admin_id])
 
