@@ -50,12 +50,13 @@ def answer(intent: Intent, ctx: Context) -> str:
             verb = "完成" if intent.kind == "done" else "撤销"
             return f"请告诉我是第几项，例如「{verb} 2」。发送「任务」查看本月任务和序号。"
         mark = _complete if intent.kind == "done" else _undo
-        return "\n".join(mark(ctx, month, p) for p in intent.positions)
+        return "\n".join(mark(ctx, month, p) for p in intent.positions[:MAX_ANSWER_TASKS])
     mine = store_tasks.member_tasks(ctx.db, month, ctx.member)
     if not mine:
         return f"{_month_name(month)}没有给你安排学习任务。"
     if intent.positions:
-        return "\n\n".join(_one(ctx, intent, month, mine, p) for p in intent.positions)
+        return "\n\n".join(_one(ctx, intent, month, mine, p)
+                           for p in intent.positions[:MAX_ANSWER_TASKS])
     return _ANSWERS[intent.kind](ctx, month, mine, today)
 
 
