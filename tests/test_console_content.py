@@ -127,6 +127,18 @@ def test_library_bad_input_gives_a_clear_page(admin) -> None:
         assert "<script>alert" not in text(response)
 
 
+def test_pages_of_the_library(services, admin) -> None:
+    total = int(re.search(r"共 (\d+) 条现行条文", text(admin.get("/admin/content"))).group(1))
+    assert total > 50  # more than one page
+    last = -(-total // 50)
+    ids = lambda page: re.findall(r"/admin/content/readings/(\d+)", page)  # noqa: E731
+    first = ids(text(admin.get("/admin/content")))
+    second = ids(text(admin.get("/admin/content", query_string={"page": "2"})))
+    assert first and second and not set(first) & set(second)
+    beyond = text(admin.get("/admin/content", query_string={"page": "999"}))
+    assert f"第 {last} / {last} 页" in beyond and ids(beyond)
+
+
 def test_reading_page_and_unknown_reading(services, admin) -> None:
     reading_id, article_no, body = services.store.db.execute(
         "SELECT id, article_no, body FROM readings WHERE article_no != '' ORDER BY id"

@@ -37,14 +37,16 @@ def content() -> ResponseReturnValue:
     sources = _sources()
     if source and source not in {name for name, _ in sources}:
         source = ""  # an unknown source filter (an old link) shows everything, not an error
-    if query:
-        rows = _search(query, source)
-        total, rows = len(rows), rows[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
-    else:
-        total, rows = _listing(source, page)
+    found = _search(query, source) if query else None
+    total = len(found) if found is not None else _count(source)
     pages = max(1, -(-total // PAGE_SIZE))
+    page = min(page, pages)  # a page past the end (an old link) shows the last one
+    if found is not None:
+        rows = found[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+    else:
+        rows = _listing(source, page)
     return render_template("console/content.html", rows=rows, total=total, query=query,
-                           source=source, sources=sources, page=min(page, pages), pages=pages,
+                           source=source, sources=sources, page=page, pages=pages,
                            can_import=user().is_admin)
 
 
@@ -58,15 +60,23 @@ def _sources() -> list[tuple[str, int]]:
     return [(name, n) for name, n in rows]
 
 
-def _listing(source: str, page: int) -> tuple[int, list[dict[str, Any]]]:
-    where = store_readings.CURRENT + (" AND source = ?" if source else "")
-    params: list[Any] = [source] if source else []
-    total = db().execute(f"SELECT count(*) FROM readings WHERE {where}", params).fetchone()[0]
+def _where(source: str) -> tuple[str, list[Any]]:
+    return (store_readings.CURRENT + (" AND source = ?" if source else ""),
+            [source] if source else [])
+
+
+def _count(source: str) -> int:
+    where, params = _where(source)
+    return db().execute(f"SELECT count(*) FROM readings WHERE {where}", params).fetchone()[0]
+
+
+def _listing(source: str, page: int) -> list[dict[str, Any]]:
+    where, params = _where(source)
     rows = db().execute(
         f"SELECT id, source, short, version, article_no, title, body FROM readings WHERE {where}"
         " ORDER BY short, CAST(article_key AS INTEGER), article_key, id LIMIT ? OFFSET ?",
         [*params, PAGE_SIZE, (page - 1) * PAGE_SIZE]).fetchall()
-    return total, [_row(r, search.snippet(r[6], "")) for r in rows]
+    return [_row(r, search.snippet(r[6], "")) for r in rows]
 
 
 def _search(query: str, source: str) -> list[dict[str, Any]]:
