@@ -23,7 +23,9 @@ class Services:
 
 
 def build_services(config: Config, clock: Clock | None = None) -> Services:
+    from bot import redact
     from handlers import router  # imported here so registering handlers happens once, lazily
 
+    redact.install()  # before any channel makes a request: web, CLI and scheduler alike
     return Services(config=config, store=Store(config.store_path), clock=clock or Clock(config.tz),
                     router=router)
