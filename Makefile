@@ -5,12 +5,13 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 CONFIG ?= config.toml
 
-.PHONY: run init test lint bench clean help soak
+.PHONY: run init test lint bench fuzz clean help soak
 
 help:
 	@echo "make run    - install, initialise var/qingfeng.db and serve on http://127.0.0.1:8080"
 	@echo "make test   - lint and run the whole test suite"
 	@echo "make bench  - run the benchmarks (see docs/benchmarks.md)"
+	@echo "make fuzz   - the fuzz tests, long profile (200,000 examples per entry point, new seeds)"
 	@echo "make soak   - the fault and crash tests at full size (10,000 members, 20 kills each)"
 
 $(VENV)/.runtime: requirements.txt
@@ -36,6 +37,11 @@ test: lint
 
 bench: $(VENV)/.dev
 	$(PY) -m bench
+
+# The fuzz tests run in `make test` too, with the repeatable "ci" profile (10,000 examples per
+# entry point); this is the long run, random seeds each time (tests/fuzz/__init__.py).
+fuzz: $(VENV)/.dev
+	QINGFENG_FUZZ=long $(VENV)/bin/pytest -n 2 --dist loadfile -q tests/test_fuzz_*.py
 
 # The fault and kill -9 tests, long: QF_SOAK_MEMBERS members in the 30%-faults fan-out,
 # QF_SOAK_CRASH_LOOPS random kills per crash test (QF_CRASH_SEED replays a run).

@@ -6,6 +6,10 @@ The profile comes from QINGFENG_FUZZ:
   long  `make fuzz`: 200,000 examples per entry point, a fresh random seed each run
   quick 300 examples, for a fast local loop while editing a test
 No profile writes a .hypothesis folder (database=None).
+
+No atheris: the one parser a stranger reaches (bot/wire.py) is expat behind defusedxml plus a
+few lines of Python, so coverage guidance has little to steer, and atheris needs a clang
+toolchain to build; 200,000 structured examples per entry point (`make fuzz`) reach further.
 """
 
 from __future__ import annotations
