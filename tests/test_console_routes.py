@@ -173,3 +173,10 @@ def test_unknown_ids_are_404_not_500(services, secretary):
                           data={"active": "0", "csrf_token": csrf}).status_code == 404
     page = secretary.get("/admin/no-such-page")
     assert page.status_code == 404 and "页面不存在" in page.get_data(as_text=True)
+
+
+def test_a_get_of_a_post_only_route_is_a_chinese_405(services, secretary):
+    page = secretary.get("/admin/logout")
+    assert page.status_code == 405 and "操作方式不对" in page.get_data(as_text=True)
+    outside = secretary.post("/healthz")  # outside /admin the plain answer is kept
+    assert outside.status_code == 405 and "操作方式不对" not in outside.get_data(as_text=True)

@@ -272,9 +272,10 @@ for _code in ERRORS:
 
 
 @bp.app_errorhandler(404)
+@bp.app_errorhandler(405)
 def _not_found_anywhere(error: Any) -> ResponseReturnValue:
-    """An unknown URL matches no blueprint: under /admin it still gets the console's page;
-    elsewhere (webhooks, /sim) the plain 404 is kept."""
+    """An unknown URL (or a GET of a POST-only one) matches no blueprint: under /admin it still
+    gets the console's page; elsewhere (webhooks, /sim) the plain answer is kept."""
     if request.path == "/admin" or request.path.startswith("/admin/"):
         return _error_page(error)
     return error
