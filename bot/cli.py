@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -162,7 +163,7 @@ def checkins_group() -> None:
 @pass_ctx
 def checkins_export(ctx: Ctx, month: str | None, fmt: str, out: Path | None) -> None:
     """Export one row per check-in, with a header."""
-    from bot.exports import CHECKIN_HEADER, checkin_rows, month_range, write_xlsx
+    from bot.exports import CHECKIN_HEADER, checkin_rows, csv_text, month_range, write_xlsx
 
     services = ctx.services
     try:
@@ -173,18 +174,27 @@ def checkins_export(ctx: Ctx, month: str | None, fmt: str, out: Path | None) -> 
     if fmt == "xlsx":
         if out is None:
             raise click.BadParameter("XLSX needs a file: add --out FILE.xlsx", param_hint="--out")
-        write_xlsx(out, f"打卡 {start:%Y-%m}", CHECKIN_HEADER, rows)
+        with _writing(out):
+            write_xlsx(out, f"打卡 {start:%Y-%m}", CHECKIN_HEADER, rows)
         click.echo(f"已导出 {len(rows)} 条打卡记录到 {out}", err=True)
         return
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CHECKIN_HEADER)
-    writer.writerows(rows)
+    text = csv_text(CHECKIN_HEADER, rows)  # formulas made inert (CSV injection)
     if out is None:
-        sys.stdout.write(buffer.getvalue())
+        sys.stdout.write(text)
     else:
-        out.write_text(buffer.getvalue(), encoding="utf-8-sig")  # BOM: Excel opens it as UTF-8
+        with _writing(out):
+            out.write_text(text, encoding="utf-8-sig")  # BOM: Excel opens it as UTF-8
         click.echo(f"已导出 {len(rows)} 条打卡记录到 {out}", err=True)
+
+
+@contextmanager
+def _writing(out: Path) -> Iterator[None]:
+    """A file that cannot be written (a folder, a path through a file, no permission) is one
+    line, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        raise click.ClickException(f"无法写入 {out}：{exc.strerror or exc}") from None
 
 
 @cli.group("content")

@@ -91,7 +91,19 @@ def _fill(ws, sheet: Sheet) -> None:  # noqa: ANN001  (an openpyxl write-only Wo
     for row in sheet.rows:
         if percent:
             row = [_percent_cell(ws, v) if i in percent else v for i, v in enumerate(row)]
-        ws.append(list(row))
+        ws.append([_text_cell(ws, v) for v in row])
+
+
+def _text_cell(ws, value: object) -> object:  # noqa: ANN001
+    # openpyxl stores a string that starts with "=" as a formula; an explicit string cell is
+    # shown as typed and never evaluated (the XLSX side of `inert`).
+    if not (isinstance(value, str) and value.startswith("=")):
+        return value
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(ws, value=value)
+    cell.data_type = "s"
+    return cell
 
 
 def _percent_cell(ws, value: object) -> object:  # noqa: ANN001
@@ -109,8 +121,20 @@ def csv_text(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([inert(v) for v in row] for row in rows)
     return buffer.getvalue()
+
+
+# Excel and WPS run a cell that starts with one of these as a formula: a member's check-in note
+# "=HYPERLINK(...)" would become a live link or command in the secretary's export (CSV
+# injection). A leading apostrophe makes the cell text, as OWASP advises.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _display_width(value: object) -> int:
