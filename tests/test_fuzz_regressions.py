@@ -16,3 +16,16 @@ def test_cancelling_a_schedule_number_beyond_64_bits_is_an_answer(client):
     reply = sim_send(client, "m5", "取消定时 99999999999999999999")
     assert reply != ERROR_REPLY.text
     assert "没有可以取消的定时消息" in reply
+
+
+def test_a_console_id_beyond_64_bits_is_a_404(services, app):
+    from tests.console_helpers import login, make_account, token
+
+    make_account(services, "admin", role="admin")
+    client = app.test_client()
+    login(client, "admin")
+    huge = 2**63
+    assert client.get(f"/admin/content/readings/{huge}").status_code == 404
+    assert client.post(f"/admin/members/{huge}/active",
+                       data={"csrf_token": token(client), "active": "0"}).status_code == 404
+    assert client.get(f"/admin/schedules/{2**63 - 1}").status_code == 404  # the largest id: none

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
+from werkzeug.routing.converters import NumberConverter
 
 from tests.conftest import MP_TEST
 from tests.console_helpers import PASSWORD, csrf_of, login, make_account
@@ -41,8 +42,8 @@ def routes(app: Flask) -> list[tuple[str, str, str]]:
     for rule in app.url_map.iter_rules():
         values = {}
         for arg in rule.arguments:
-            converter = type(rule._converters[arg]).__name__.lower()
-            values[arg] = SAMPLES.get(arg, 1 if "int" in converter else "x")
+            numeric = isinstance(rule._converters[arg], NumberConverter)
+            values[arg] = SAMPLES.get(arg, 1 if numeric else "x")
         url = adapter.build(rule.endpoint, values)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((rule.endpoint, method, url))

@@ -51,6 +51,7 @@ from __future__ import annotations
 import importlib
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 
 from bot.console.base import bp
 from bot.services import Services
@@ -61,9 +62,18 @@ PAGES: tuple[str, ...] = ("auth", "reasons", "dashboard", "members", "schedules"
                          "content", "tasks", "reports")
 
 
+class _Int64Converter(IntegerConverter):
+    """<int:...> as SQLite can hold it: a larger id is a 404, not an OverflowError (a 500)."""
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None,  # noqa: A002
+                 max: int | None = 2**63 - 1, signed: bool = False) -> None:  # noqa: A002
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
 def init_app(app: Flask, services: Services) -> None:
     from bot.console import sessions
 
+    app.url_map.converters["int"] = _Int64Converter  # before the console's rules are added
     for name in PAGES:
         importlib.import_module(f"bot.console.{name}")
     sessions.configure(app, services)
