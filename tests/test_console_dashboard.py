@@ -129,3 +129,46 @@ def test_the_page_for_an_admin_and_for_a_secretary(services, client):
     html = other.get("/admin/").get_data(as_text=True)
     assert "今日打卡率（2 / 4 人）" in html and "50%" in html
     assert "第二党支部" not in html and 'id="alerts-table"' not in html
+
+
+def test_an_admin_sees_open_alerts_and_closes_one(services, client):
+    from bot.store import alerts
+    from tests.console_helpers import token
+
+    now = services.clock.now()
+    with services.store.transaction() as tx:
+        first = alerts.raise_alert(tx, kind="ip_whitelist", channel="mp", detail="errcode 40164",
+                                   at=now)
+        alerts.raise_alert(tx, kind="token_quota", channel="wecom", detail="errcode 45009", at=now)
+    make_account(services, "root")
+    login(client, "root")
+    html = client.get("/admin/").get_data(as_text=True)
+    assert "服务器 IP 不在平台白名单（40164）（mp）" in html and "access_token 获取次数已用完" in html
+    ack = f"/admin/alerts/{first}/ack"
+    # Without the CSRF token nothing is closed.
+    assert client.post(ack).status_code == 400
+    assert alerts.open_count(services.store.db) == 2
+    done = client.post(ack, data={"csrf_token": token(client)},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "已确认告警" in done and "40164" not in done.split("告警</h2>")[-1]
+    assert alerts.open_count(services.store.db) == 1
+    again = client.post(ack, data={"csrf_token": token(client)},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "已经确认过了" in again
+    audit = services.store.db.execute("SELECT actor, action FROM audit WHERE action = 'alert ack'")
+    assert audit.fetchall() == [("console:root", "alert ack")]
+
+
+def test_a_secretary_cannot_close_an_alert(services, client):
+    from bot.store import alerts
+    from tests.console_helpers import token
+
+    with services.store.transaction() as tx:
+        first = alerts.raise_alert(tx, kind="ip_whitelist", channel="mp", detail="x",
+                                   at=services.clock.now())
+    make_account(services, "sec1", role="secretary", branch="第一党支部")
+    login(client, "sec1")
+    refused = client.post(f"/admin/alerts/{first}/ack",
+                          data={"csrf_token": token(client)})
+    assert refused.status_code == 403
+    assert alerts.open_count(services.store.db) == 1

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import render_template
+from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from bot.console import charts
 from bot.console import dashboard_data as data
 from bot.console.base import branch_scope, db, route, services, user
+from bot.store import alerts
 
 
 @route("/")
@@ -27,5 +28,19 @@ def dashboard() -> ResponseReturnValue:
         measured=measured,
         upcoming=data.upcoming(services(), scope),
         failures=data.failed_deliveries(db(), scope, clock.now() - timedelta(days=30)),
-        alerts=data.recent_alerts(db()) if user().is_admin else [],
+        alerts=data.open_alerts(db()) if user().is_admin else [],
     )
+
+
+@route("/alerts/<int:alert_id>/ack", methods=("POST",), admin_only=True)
+def acknowledge_alert(alert_id: int) -> ResponseReturnValue:
+    """An admin has dealt with an alert: close it (the next occurrence opens a new one)."""
+    with services().store.transaction() as tx:
+        try:
+            alert = alerts.acknowledge(tx, alert_id, actor=f"console:{user().name}",
+                                       at=services().clock.now())
+        except alerts.AlertError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(f"已确认告警：{alert.title}", "ok")
+    return redirect(url_for("console.dashboard"))

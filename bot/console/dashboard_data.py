@@ -15,6 +15,7 @@ import sqlite_utils
 from bot import audience as audiences
 from bot.reminders import holiday_calendar
 from bot.services import Services
+from bot.store import alerts
 from bot.store import members as store_members
 from bot.store import schedules as store_schedules
 from schedules.jobs import describe_content
@@ -165,6 +166,6 @@ def failed_deliveries(db: sqlite_utils.Database, scope: str | None, since: datet
         [since.isoformat(), *params, limit]))
 
 
-def recent_alerts(db: sqlite_utils.Database, limit: int = 10) -> list[dict]:
-    return list(db.query("SELECT at, kind, detail FROM alerts ORDER BY id DESC LIMIT ?",
-                         [limit]))
+def open_alerts(db: sqlite_utils.Database, limit: int = 10) -> list[alerts.Alert]:
+    """Alerts not yet acknowledged, newest first (bot.store.alerts owns what "open" means)."""
+    return alerts.list_alerts(db, limit=limit)
