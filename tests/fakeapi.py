@@ -312,6 +312,7 @@ class FakeWeChatAPI:
             self._template_ids: dict[tuple[str, str, str], tuple[float, int]] = {}
             self._wecom_recent: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
             self._msgid = 1_000_000_000
+            self.menus: dict[str, dict[str, Any]] = {}  # "mp:<appid>" / "wecom:<agentid>"
             # Faults.
             self._fault_rules: list[_FaultRule] = []
             self._fault_rate: _FaultRate | None = None
@@ -522,6 +523,7 @@ class FakeWeChatAPI:
             "message/template/send": ("POST", self._on_mp_template),
             "message/send": ("POST", self._on_wecom_send),
             "webhook/send": ("POST", self._on_robot),
+            "menu/create": ("POST", self._on_menu),
         }
         route = routes.get(call.path.removeprefix(API_PREFIX)) if call.path.startswith(
             API_PREFIX) else None
@@ -766,6 +768,34 @@ class FakeWeChatAPI:
         return dict(OK)
 
     # ---- helpers ---------------------------------------------------------------------------
+
+    # ---- custom menu -----------------------------------------------------------------------
+
+    def _on_menu(self, call: Call) -> dict[str, Any]:
+        """menu/create on either platform (WeCom's carries agentid), with the button limits."""
+        kind = "wecom" if "agentid" in call.params else "mp"
+        token, error = self._auth(call, kind)
+        if error or token is None:
+            return error or err(40014)
+        buttons = (call.body or {}).get("button")
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+            return err(40016)  # invalid button size
+        for button in buttons:
+            subs = button.get("sub_button")
+            if subs is not None and not 1 <= len(subs) <= 5:
+                return err(40016)
+            for item, limit in [(button, 16)] + [(sub, 60) for sub in subs or []]:
+                if not 0 < _utf8_len(str(item.get("name", ""))) <= limit:
+                    return err(40018)  # invalid button name size
+                if subs is None or item is not button:
+                    if item.get("type") != "click":
+                        return err(40017)  # invalid button type
+                    if not item.get("key"):
+                        return err(40019)  # invalid button key size
+        owner = call.params["agentid"] if kind == "wecom" else token.owner
+        with self._lock:
+            self.menus[f"{kind}:{owner}"] = call.body or {}
+        return dict(OK)
 
     def _next_msgid(self) -> int:
         self._msgid += 1

@@ -17,6 +17,7 @@ MODULES: tuple[str, ...] = (
     "admin",
     "alerts",
     "tasks",
+    "menu",
 )
 
 
