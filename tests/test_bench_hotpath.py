@@ -177,7 +177,7 @@ def test_query_strings_decode_like_werkzeug(app, services, clock):
 # --- the bounded streak query ----------------------------------------------------------------------
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.sets(st.integers(min_value=0, max_value=70), max_size=60), st.integers(0, 69))
 def test_streak_and_month_agree_with_stats_for(tmp_path_factory, offsets, today_offset):
     store = Store(tmp_path_factory.mktemp("streak") / "s.db")
