@@ -35,8 +35,11 @@ def tasks() -> ResponseReturnValue:
         month = store_tasks.check_month(month)
     except store_tasks.TaskError as exc:
         return _month_error(str(exc))
-    rows = [_task_row(task, scope) for task in _visible(store_tasks.month_tasks(db(), month),
-                                                         scope)]
+    # The roster is read once for all the month's tasks (not once per task: 5,000 members).
+    people = [m for m in store_members.list_members(db(), active_only=True)
+              if scope is None or m.branch == scope]
+    rows = [_task_row(task, scope, people)
+            for task in _visible(store_tasks.month_tasks(db(), month), scope)]
     report = reports.month_report(db(), month, branch=scope) if _has_roster(scope) else None
     branch_rows = _branch_rows(report) if report else []
     group_rows = _group_rows(report) if report else []
@@ -82,9 +85,10 @@ def _visible(tasks: list[store_tasks.Task], scope: str | None) -> list[store_tas
             or any(t.includes(m) for m in members)]
 
 
-def _task_row(task: store_tasks.Task, scope: str | None) -> dict[str, Any]:
-    reach = [m.id for m in audiences.members_of(db(), task.audience)
-             if scope is None or m.branch == scope]
+def _task_row(task: store_tasks.Task, scope: str | None,
+              people: list[store_members.Member]) -> dict[str, Any]:
+    """`people`: the active members in the viewer's scope; counts are over those reached."""
+    reach = [m.id for m in people if task.includes(m)]
     done_ids = {row[0] for row in db().execute(
         "SELECT member_id FROM task_done WHERE task_id = ?", [task.id])}
     done = len(done_ids & set(reach))
