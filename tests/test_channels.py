@@ -351,6 +351,7 @@ def test_mp_customer_service_send(make_services, api, clock) -> None:
 def test_mp_closed_window_falls_back_to_a_template_with_client_msg_id(
         make_services, api, clock, errcode) -> None:
     services, channels = wire(make_services, api, wecom=False)
+    channels["mp"].concurrency = 1  # fail_next hits the first call: keep the calls in order
     ids = add_members(services, 2, "mp")
     if errcode == 45015:
         api.window_closed("o-0000")

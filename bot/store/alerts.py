@@ -66,7 +66,7 @@ def raise_alert(db: sqlite_utils.Database, *, kind: str, channel: str, detail: s
 def _open_id(db: sqlite_utils.Database, stored_kind: str) -> int | None:
     row = db.execute(
         "SELECT id FROM alerts WHERE kind = ? AND NOT EXISTS (SELECT 1 FROM kv WHERE kv.key ="
-        f" '{ACK_PREFIX}' || alerts.id) ORDER BY id DESC LIMIT 1", [stored_kind]).fetchone()
+        " ? || alerts.id) ORDER BY id DESC LIMIT 1", [stored_kind, ACK_PREFIX]).fetchone()
     return None if row is None else int(row[0])
 
 
@@ -75,16 +75,16 @@ def list_alerts(db: sqlite_utils.Database, *, include_acked: bool = False,
     """Newest first; open ones only unless include_acked. For the console and the CLI."""
     rows = db.execute(
         "SELECT a.id, a.at, a.kind, a.detail, k.value FROM alerts a"
-        f" LEFT JOIN kv k ON k.key = '{ACK_PREFIX}' || a.id"
+        " LEFT JOIN kv k ON k.key = ? || a.id"
         " WHERE ? OR k.key IS NULL ORDER BY a.id DESC LIMIT ?",
-        [1 if include_acked else 0, limit]).fetchall()
+        [ACK_PREFIX, 1 if include_acked else 0, limit]).fetchall()
     return [_alert(*row) for row in rows]
 
 
 def open_count(db: sqlite_utils.Database) -> int:
     return db.execute(
-        f"SELECT count(*) FROM alerts WHERE NOT EXISTS (SELECT 1 FROM kv WHERE kv.key ="
-        f" '{ACK_PREFIX}' || alerts.id)").fetchone()[0]
+        "SELECT count(*) FROM alerts WHERE NOT EXISTS (SELECT 1 FROM kv WHERE kv.key ="
+        " ? || alerts.id)", [ACK_PREFIX]).fetchone()[0]
 
 
 def _alert(alert_id: int, at: str, stored: str, detail: str, ack: str | None) -> Alert:
