@@ -20,6 +20,7 @@ PLACEHOLDERS = re.compile(r"""^["'], ?["']\.join\(\s*["']\?["']\s*\*.*\)$|^["'],
 ALLOWED: dict[tuple[str, str], str] = {
     ("bot/store/__init__.py", "BUSY_TIMEOUT_MS"): "an int constant (PRAGMA takes no parameters)",
     ("bot/store/migrations.py", "version + 1"): "an int from PRAGMA user_version",
+    ("bot/store/__init__.py", "left_ms"): "max(1, int(...)): an int, the time budget left",
     ("bot/backup.py", "table"): "table names from the fixed tuple COUNTED",
 }
 ALLOWED |= {
