@@ -237,6 +237,7 @@ def test_sandbox_lands_once_even_when_the_same_batch_is_sent_twice(make_services
 
 def test_counts_after_a_mixed_run(make_services, api, clock) -> None:
     services, channels = wire(make_services, api)
+    channels["mp"].concurrency = 1  # fail_next hits the first calls: keep them in member order
     wecom_ids = add_members(services, 4, "wecom")
     mp_ids = add_members(services, 4, "mp")
     unbound = add_members(services, 2, None)
