@@ -33,11 +33,14 @@ MP = Platform(MP_TEST["token"], MP_TEST["encoding_aes_key"], MP_TEST["app_id"])
 # --- the XML parse: same fields as ElementTree, same refusals ------------------------------------
 
 NAMES = st.sampled_from(["ToUserName", "FromUserName", "Content", "MsgId", "Event", "Pad"])
-TEXTS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")),
+# XML 1.0 allows neither surrogates, nor control characters but tab/LF/CR, nor U+FFFE/U+FFFF: a
+# document carrying one is malformed for both parsers, which is tested with the refusals below.
+TEXTS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"),
+                                       exclude_characters="\ufffe\uffff"),
                 max_size=20).map(lambda t: t.replace("]]>", ""))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
 @given(st.lists(st.tuples(NAMES, TEXTS, st.booleans(), st.booleans()), max_size=8))
 def test_parse_xml_gives_what_elementtree_gives(children):
     parts = []
@@ -57,6 +60,7 @@ def test_parse_xml_gives_what_elementtree_gives(children):
     '<!DOCTYPE xml SYSTEM "http://example.invalid/x.dtd"><xml/>',
     "<xml><a>&undefined;</a></xml>",
     "<xml><a>1</a>",
+    "<xml><a>\ufffe</a></xml>",
     "<notxml><a>1</a></notxml>",
     '<?xml version="1.0" encoding="x-unknown"?><xml/>',
     "",
