@@ -34,3 +34,15 @@ def login(client, name: str, password: str = PASSWORD):
 def token(client, path: str = "/admin/") -> str:
     """The CSRF token of the logged-in session, read from a page as a browser would."""
     return csrf_of(client.get(path).get_data(as_text=True))
+
+
+def logged_in(services: Services, client, name: str, role: str = "admin",
+              branch: str | None = None):
+    """A test client logged in as a new account of that role (and branch, for a secretary)."""
+    make_account(services, name, role=role, branch=branch)
+    assert login(client, name).status_code == 302
+    return client
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)

@@ -9,7 +9,7 @@ import pytest
 
 from bot.console.content import UPLOAD_LIMIT
 from bot.regulations import MAX_FILE_BYTES
-from tests.console_helpers import login, make_account, token
+from tests.console_helpers import logged_in, login, make_account, text, token
 from tests.paths import REGULATIONS
 
 LJZL = REGULATIONS / "中国共产党廉洁自律准则.md"
@@ -19,20 +19,12 @@ WENZE = REGULATIONS / "中国共产党问责条例.md"
 
 @pytest.fixture
 def admin(services, client):
-    make_account(services, "admin1")
-    assert login(client, "admin1").status_code == 302
-    return client
+    return logged_in(services, client, "admin1")
 
 
 @pytest.fixture
 def secretary(services, client):
-    make_account(services, "shuji1", role="secretary", branch="第一党支部")
-    assert login(client, "shuji1").status_code == 302
-    return client
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
+    return logged_in(services, client, "shuji1", role="secretary", branch="第一党支部")
 
 
 def imported(services, source: str) -> int:

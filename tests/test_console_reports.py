@@ -11,27 +11,19 @@ import openpyxl
 import pytest
 
 from bot.store import tasks as store_tasks
-from tests.console_helpers import login, make_account
+from tests.console_helpers import logged_in, login, make_account, text
 
 MONTH = "2026-11"
 
 
 @pytest.fixture
 def admin(services, client):
-    make_account(services, "admin1")
-    assert login(client, "admin1").status_code == 302
-    return client
+    return logged_in(services, client, "admin1")
 
 
 @pytest.fixture
 def secretary(services, client):
-    make_account(services, "shuji2", role="secretary", branch="第二党支部")
-    assert login(client, "shuji2").status_code == 302
-    return client
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
+    return logged_in(services, client, "shuji2", role="secretary", branch="第二党支部")
 
 
 def finish_everything(services, branch: str) -> None:

@@ -8,27 +8,19 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from bot.store import tasks as store_tasks
-from tests.console_helpers import login, make_account, token
+from tests.console_helpers import logged_in, text, token
 
 MONTH = "2026-11"
 
 
 @pytest.fixture
 def admin(services, client):
-    make_account(services, "admin1")
-    assert login(client, "admin1").status_code == 302
-    return client
+    return logged_in(services, client, "admin1")
 
 
 @pytest.fixture
 def secretary(services, client):
-    make_account(services, "shuji1", role="secretary", branch="第一党支部")
-    assert login(client, "shuji1").status_code == 302
-    return client
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
+    return logged_in(services, client, "shuji1", role="secretary", branch="第一党支部")
 
 
 def form(client, **fields):
