@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
@@ -64,9 +65,17 @@ def write_workbook(target: Path | BinaryIO, sheets: Sequence[Sheet]) -> None:
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
-    for sheet in sheets:
-        _fill(book.create_sheet(sheet.title[:31]), sheet)  # Excel's limit on sheet names
-    book.save(target)
+    try:
+        for sheet in sheets:
+            _fill(book.create_sheet(sheet.title[:31]), sheet)  # Excel's limit on sheet names
+        book.save(target)
+    except BaseException:
+        # A write-only sheet streams through an open generator and a temporary file: close
+        # them here, or they are closed at some later garbage collection, with an error.
+        for ws in book.worksheets:
+            with contextlib.suppress(Exception):
+                ws.close()
+        raise
 
 
 def _fill(ws, sheet: Sheet) -> None:  # noqa: ANN001  (an openpyxl write-only Worksheet)

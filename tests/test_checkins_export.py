@@ -170,3 +170,15 @@ def test_unknown_format_is_refused(seeded):
     result = export(seeded, "--month", "2026-11", "--format", "xls")
     assert result.exit_code == 2
     assert "--format" in result.stderr
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_a_workbook_that_cannot_be_saved_leaves_nothing_open(tmp_path):
+    import gc
+
+    from bot.exports import Sheet, write_workbook
+
+    with pytest.raises(OSError):
+        write_workbook(tmp_path / "no" / "such" / "x.xlsx", [Sheet("打卡", ("姓名",), [("王",)])])
+    gc.collect()  # an unclosed write-only sheet would complain here, failing the test
+    assert not (tmp_path / "no").exists()
