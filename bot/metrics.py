@@ -29,9 +29,11 @@ def metrics() -> ResponseReturnValue:
 
 def render(status: Status) -> str:
     lines: list[str] = []
+    described: set[str] = set()
 
     def gauge(name: str, help_text: str, value: float, labels: str = "") -> None:
-        if not any(line.startswith(f"# HELP {name} ") for line in lines):
+        if name not in described:  # HELP and TYPE once per metric, before its first sample
+            described.add(name)
             lines.append(f"# HELP {name} {help_text}")
             lines.append(f"# TYPE {name} gauge")
         lines.append(f"{name}{labels} {_number(value)}")
