@@ -447,3 +447,14 @@ def test_real_process_config_check_has_no_traceback(tmp_path):
     assert len(lines) == 1, done.stderr
     assert "server.port" in lines[0] and "broken.toml" in lines[0]
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize("keep", [0, -3])
+def test_backup_keep_below_one_is_refused_in_one_line(keep):
+    message = config_error({"sandbox": {"enabled": True}, "backup": {"keep": keep}})
+    assert "backup.keep" in message and str(keep) in message
+
+
+def test_backup_keep_from_the_environment_is_checked_too():
+    assert "backup.keep" in config_error({"sandbox": {"enabled": True}},
+                                         env={"QINGFENG_BACKUP_KEEP": "0"})
