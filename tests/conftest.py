@@ -62,6 +62,22 @@ def make_services(tmp_path, clock) -> Iterator[Callable[..., Services]]:
 
 
 @pytest.fixture
+def built(monkeypatch, clock) -> Iterator[list[Services]]:
+    """Every Services the CLI (bot.cli) builds uses the test clock; closed at the end."""
+    made: list[Services] = []
+
+    def build(config, clock_=None):
+        services = build_services(config, clock)
+        made.append(services)
+        return services
+
+    monkeypatch.setattr("bot.cli.build_services", build)
+    yield made
+    for services in made:
+        services.store.close()
+
+
+@pytest.fixture
 def services(make_services) -> Services:
     return make_services(mp=MP_TEST, wecom=WECOM_TEST)
 

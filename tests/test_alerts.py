@@ -168,19 +168,10 @@ def test_raise_alert_dedupes_per_kind_and_channel(make_services, clock) -> None:
 
 
 @pytest.fixture
-def cli_run(tmp_path, monkeypatch, clock):
-    import bot.cli
+def cli_run(tmp_path, built):
     from bot.cli import cli
-    from bot.services import build_services
     from tests.test_schedule_cli import write_config
 
-    made = []
-
-    def build(config, clock_=None):
-        made.append(build_services(config, clock))
-        return made[-1]
-
-    monkeypatch.setattr(bot.cli, "build_services", build)
     config = write_config(tmp_path / "config.toml")
     runner = CliRunner()
 
@@ -188,9 +179,7 @@ def cli_run(tmp_path, monkeypatch, clock):
         return runner.invoke(cli, ["--config", str(config), *args])
 
     assert run("init", "--no-demo").exit_code == 0
-    yield run, made
-    for services in made:
-        services.store.close()
+    return run, built
 
 
 def test_cli_lists_and_acknowledges(cli_run, clock) -> None:

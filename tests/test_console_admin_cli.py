@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from bot.cli import cli
 from bot.console import passwords
 from bot.store import admins
-from tests.test_schedule_cli import built, write_config  # noqa: F401 (fixture)
+from tests.test_schedule_cli import write_config
 
 GOOD = "a-long-enough-password"
 
@@ -16,7 +16,7 @@ def invoke(config, *args: str, stdin: str | None = None, env: dict | None = None
     return CliRunner().invoke(cli, ["--config", str(config), *args], input=stdin, env=env)
 
 
-def test_create_from_stdin_then_list_passwd_disable(tmp_path, built):  # noqa: F811
+def test_create_from_stdin_then_list_passwd_disable(tmp_path, built):
     config = write_config(tmp_path / "config.toml")
     result = invoke(config, "admin", "create", "王书记", "--role", "secretary", "--branch",
                     "第一党支部", "--password-stdin", stdin=GOOD + "\n")
@@ -44,7 +44,7 @@ def test_create_from_stdin_then_list_passwd_disable(tmp_path, built):  # noqa: F
     assert actions == ["account.create", "account.password", "account.disable"]
 
 
-def test_bad_input_is_one_line_and_writes_nothing(tmp_path, built):  # noqa: F811
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, built):
     config = write_config(tmp_path / "config.toml")
     cases = [
         (["admin", "create", "x", "--password-stdin"], GOOD + "\n", "账号名须为 2 到 32 个字符"),
@@ -63,14 +63,14 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, built):  # noqa: F81
     assert admins.all_admins(built[-1].store.db) == []
 
 
-def test_no_terminal_and_no_password_says_how(tmp_path, built):  # noqa: F811
+def test_no_terminal_and_no_password_says_how(tmp_path, built):
     config = write_config(tmp_path / "config.toml")
     result = invoke(config, "admin", "create", "张三", stdin="")  # CliRunner: not a tty
     assert result.exit_code == 1
     assert "--password-stdin" in result.output
 
 
-def test_duplicate_and_last_admin(tmp_path, built):  # noqa: F811
+def test_duplicate_and_last_admin(tmp_path, built):
     config = write_config(tmp_path / "config.toml")
     assert invoke(config, "admin", "create", "root", "--password-stdin", stdin=GOOD).exit_code == 0
     again = invoke(config, "admin", "create", "root", "--password-stdin", stdin=GOOD)

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-import bot.cli
 from bot import delivery
 from bot.cli import cli
 from bot.config import load_config
@@ -30,22 +29,6 @@ def write_config(path: Path, *, sandbox: bool = True, extra: str = "") -> Path:
         f"[sandbox]\nenabled = {'true' if sandbox else 'false'}\n{extra}",
         encoding="utf-8")
     return path
-
-
-@pytest.fixture
-def built(monkeypatch, clock) -> Iterator[list[Services]]:
-    """Every Services the CLI builds uses the test clock; closed at the end."""
-    made: list[Services] = []
-
-    def build(config, clock_=None):
-        services = build_services(config, clock)
-        made.append(services)
-        return services
-
-    monkeypatch.setattr(bot.cli, "build_services", build)
-    yield made
-    for services in made:
-        services.store.close()
 
 
 def make_run(config: Path) -> Run:

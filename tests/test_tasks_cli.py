@@ -4,7 +4,7 @@ input is one line, a non-zero exit, and nothing written."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,26 +14,11 @@ import bot.cli
 from bot.cli import cli
 from bot.config import load_config
 from bot.seed import initialise
-from bot.services import Services, build_services
+from bot.services import Services
 from bot.store import tasks as store_tasks
 from tests.paths import CONTENT
 
 Run = Callable[..., Result]
-
-
-@pytest.fixture
-def built(monkeypatch, clock) -> Iterator[list[Services]]:
-    made: list[Services] = []
-
-    def build(config, clock_=None):
-        services = build_services(config, clock)
-        made.append(services)
-        return services
-
-    monkeypatch.setattr(bot.cli, "build_services", build)
-    yield made
-    for services in made:
-        services.store.close()
 
 
 @pytest.fixture
