@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import proc
+from bench.proc import code_version, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -296,14 +297,6 @@ def expected_http_sends(channel: str, members: int) -> int:
 
 
 # --- the fake API, as a process of its own ---------------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 class FakeProcess:
@@ -719,19 +712,6 @@ def format_fire_samples(fires: Sequence[Fire]) -> str:
 
 
 # --- the benchmark ---------------------------------------------------------------------------------
-
-
-def code_version() -> str:
-    """The commit measured, and whether the service's code had uncommitted changes."""
-    try:
-        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "bot",
-                                "handlers", "schedules", "config.toml"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (not a git checkout)"
-    return f"commit {head}" + (" with uncommitted changes to the service" if dirty else "")
 
 
 def report(plan: Plan, runs: Sequence[Run], fires: Sequence[Fire],

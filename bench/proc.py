@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
 
 
 def _stat_fields(pid: int) -> list[str]:
@@ -131,3 +134,25 @@ def _meminfo_kb(key: str) -> int:
     except OSError:
         pass
     return 0
+
+
+def free_port() -> int:
+    """A TCP port on HOST that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def code_version() -> str:
+    """The commit measured, and whether the service's code had uncommitted changes."""
+    if os.environ.get("BENCH_CODE_VERSION"):
+        return os.environ["BENCH_CODE_VERSION"]
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "bot",
+                                "handlers", "schedules", "config.toml"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return f"commit {head}" + (" with uncommitted changes to the service" if dirty else "")

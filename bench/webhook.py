@@ -28,7 +28,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -45,6 +44,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bench import proc
+from bench.proc import code_version, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -345,12 +345,6 @@ def _ratio(a: float, b: float) -> str:
 # --- processes -------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def server_env() -> dict[str, str]:
     """This environment without any QINGFENG_* setting, plus the bench's test credentials."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("QINGFENG_")}
@@ -596,21 +590,6 @@ def export_commit(commit: str, target: Path) -> Path:
                              timeout=120, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive, timeout=120, check=True)
     return target
-
-
-def code_version() -> str:
-    """The commit measured, and whether the service's code had uncommitted changes."""
-    if os.environ.get("BENCH_CODE_VERSION"):
-        return os.environ["BENCH_CODE_VERSION"]
-    try:
-        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "bot",
-                                "handlers", "schedules", "config.toml"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (not a git checkout)"
-    return f"commit {head}" + (" with uncommitted changes to the service" if dirty else "")
 
 
 def report(plan: Plan, bench: Bench, summaries: list[Summary], checks: list[tuple[str, bool]],
