@@ -45,6 +45,7 @@ from bot.report import (
     Progress,
     Task,
     done_pairs,
+    last_ended_month,
     load_people,
     missed_streaks,
     month_of,
@@ -132,7 +133,7 @@ def plan_day(db: sqlite_utils.Database, day: date, settings: Settings,
     if not calendar.is_workday(day):
         return Plan(day, False)
     people = load_people(db, active_only=True)
-    prev = previous_month(month_of(day))
+    prev = last_ended_month(month_of(day), day)  # escalation is about ended months only
     prev_state = progress(db, prev, people)
     streaks = missed_streaks(db, prev, people, first=prev_state)
     told = {(m, level) for m, level in db.execute(

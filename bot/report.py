@@ -14,8 +14,12 @@ Rules shared with the nudges (bot/nudges.py):
   member (bot.audience.includes), and the member was on the roster by its due date;
 - "done" means a completion is recorded (task_done), whenever it was made;
 - a member is behind in a month when they had required tasks there and not all are done; the
-  months missed in a row end at the month asked about, and a month with nothing required
-  breaks the run.
+  months missed in a row count ENDED months only (the month under way is never "missed"
+  before it ends), end at the last ended month up to the one asked about, and a month with
+  nothing required breaks the run.
+
+Every figure shown anywhere (console pages, CLI report, XLSX, nudges) is named and defined once
+in METRICS below; pages show `legend()` so the words on screen are the ones computed here.
 """
 
 from __future__ import annotations
@@ -40,6 +44,32 @@ SUMMARY_HEADER = ["党小组", "人数", "有必学任务人数", "全部完成�
 OVERVIEW_HEADER = ["排名", "支部", "人数", "有必学任务人数", "全部完成人数", "完成率",
                    "任务完成度"]
 PERCENT = "0.0%"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One figure: its Chinese label and the one-sentence definition shown in legends."""
+    label: str
+    definition: str
+
+
+METRICS = {
+    "required": Metric("应学", "本人所在范围（全体、本支部或本党小组）本月的必学任务项数；"
+                            "截止日之后才加入名册的不计。"),
+    "done": Metric("已学", "应学任务中已登记完成的项数。"),
+    "rate": Metric("完成率", "应学任务全部完成的人数 ÷ 有应学任务的人数。"),
+    "task_rate": Metric("任务完成度", "已学项数合计 ÷ 应学项数合计（按任务项计，不按人计）。"),
+    "months_missed": Metric("连续未完成月数", "截至最近一个已结束的月份，连续有应学任务未完成的"
+                                         "月数；本月未结束前不计为未完成。"),
+    "attention": Metric("需关注", "上月及以前有未完成的月份（连续未完成月数 ≥ 1），或本月有已过截止"
+                               "日仍未完成的应学任务；表中以底色标出。"),
+}
+LEGEND_ORDER = ("rate", "task_rate", "required", "done", "months_missed", "attention")
+
+
+def legend(*keys: str) -> list[Metric]:
+    """The definitions to show under a page's figures (all of them when none are named)."""
+    return [METRICS[k] for k in (keys or LEGEND_ORDER)]
 
 
 @dataclass(frozen=True)
@@ -77,6 +107,12 @@ class MemberRow:
     quiz_correct: int
     months_missed: int
     note: str = ""
+    overdue: int = 0  # required tasks not done whose due date has passed
+
+    @property
+    def needs_attention(self) -> bool:
+        """METRICS["attention"]: a missed ended month, or a task past its due date undone."""
+        return self.months_missed >= 1 or self.overdue > 0
 
     @property
     def quiz_rate(self) -> float | None:
@@ -318,6 +354,12 @@ def month_of(day: date) -> str:
     return f"{day.year}-{day.month:02d}"
 
 
+def last_ended_month(month: str, today: date) -> str:
+    """The latest month, no later than `month`, that has ended by `today` (a month ends after
+    its last day, so on its last day it is still under way)."""
+    return min(month, previous_month(month_of(today)))
+
+
 def missed_streaks(db: sqlite_utils.Database, month: str, people: Sequence[Person],
                    first: dict[int, Progress] | None = None) -> dict[int, int]:
     """Months in a row, ending with `month`, in which each person was behind (0: not behind).
@@ -375,9 +417,10 @@ def branches(db: sqlite_utils.Database) -> list[str]:
     return [b for (b,) in db.execute("SELECT DISTINCT branch FROM members ORDER BY branch")]
 
 
-def month_report(db: sqlite_utils.Database, month: str, *, branch: str | None = None
-                 ) -> MonthReport:
-    """The month's figures for every branch, or for one.
+def month_report(db: sqlite_utils.Database, month: str, *, today: date,
+                 branch: str | None = None) -> MonthReport:
+    """The month's figures for every branch, or for one, as seen on `today` (which months have
+    ended and which due dates have passed).
 
     Who is listed: members on the roster by the month's end who are still active, and members
     since deactivated who did something that month (noted 已停用); members who joined during
@@ -395,20 +438,28 @@ def month_report(db: sqlite_utils.Database, month: str, *, branch: str | None = 
     people = [p for p in load_people(db, branch=branch) if p.joined <= end
               and (p.member.active or p.id in active_then)]
     state = progress(db, month, people)
-    streaks = missed_streaks(db, month, people, first=state)
-    rows = [_row(p, state[p.id], checkins, quiz, streaks[p.id], start) for p in people]
+    streaks = months_missed(db, month, people, today, state)
+    rows = [_row(p, state[p.id], checkins, quiz, streaks[p.id], start, today) for p in people]
     return MonthReport(month, branch, tasks, rows, *_summaries(rows))
 
 
+def months_missed(db: sqlite_utils.Database, month: str, people: Sequence[Person],
+                  today: date, state: dict[int, Progress] | None = None) -> dict[int, int]:
+    """METRICS["months_missed"] for `month` seen on `today`: the run of missed months ending at
+    the last ended month (`state`: `month`'s progress, reused when that month has ended)."""
+    ended = last_ended_month(month, today)
+    return missed_streaks(db, ended, people, first=state if ended == month else None)
+
+
 def _row(person: Person, state: Progress, checkins: dict[int, tuple], quiz: dict[int, tuple],
-         streak: int, start: date) -> MemberRow:
+         streak: int, start: date, today: date) -> MemberRow:
     m = person.member
     attempts, correct = quiz.get(m.id, (0, 0))
     notes = (["本月新加入"] if person.joined >= start else []) + ([] if m.active else ["已停用"])
     return MemberRow(m.id, m.branch, m.grp, m.name, len(state.required),
                      len(state.required) - len(state.missing), [t.title for t in state.missing],
                      checkins.get(m.id, (0,))[0], attempts, int(correct or 0), streak,
-                     "、".join(notes))
+                     "、".join(notes), sum(t.due < today for t in state.missing))
 
 
 def _summaries(rows: Sequence[MemberRow]) -> tuple[list[BranchSummary], Tally]:
@@ -423,6 +474,21 @@ def _summaries(rows: Sequence[MemberRow]) -> tuple[list[BranchSummary], Tally]:
 
 
 # --- renderers -------------------------------------------------------------------------------
+
+def tasks_line(report: MonthReport) -> str:
+    """How many required tasks the month has, and how that squares with each member's 应学."""
+    total, each = len(report.tasks), {r.required for r in report.rows}
+    if each <= {total}:
+        return f"本月必学任务 {total} 项，每人应学 {total} 项"
+    low, high = min(each), max(each)
+    spread = f"{low} 项" if low == high else f"{low}–{high} 项"
+    return (f"本月必学任务共 {total} 项，每人应学 {spread}"
+            "（只计面向本人所在支部、党小组的任务，以及加入名册后截止的任务）")
+
+
+def attention_count(report: MonthReport) -> int:
+    return sum(r.needs_attention for r in report.rows)
+
 
 def _percent_text(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"

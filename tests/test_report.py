@@ -26,6 +26,8 @@ from bot.store import checkins
 from bot.store import members as store_members
 from tests.paths import CONTENT
 
+ENDED = date(2027, 1, 4)  # a day on which every month these tests report on has ended
+
 EARLY = datetime(2026, 1, 5, 9, 0, tzinfo=SHANGHAI)
 
 
@@ -165,7 +167,7 @@ def services(make_services) -> Services:
 
 def test_every_cell_of_the_detail(services):
     seed(services)
-    result = reports.month_report(services.store.db, "2026-11")
+    result = reports.month_report(services.store.db, "2026-11", today=ENDED)
     assert reports.report_rows(result) == EXPECTED
     assert [t.title for t in result.tasks] == ["学习《纪律处分条例》第六章", "主题党日：重温入党誓词",
                                                "观看警示教育片", "业务二处专题学习"]
@@ -173,7 +175,7 @@ def test_every_cell_of_the_detail(services):
 
 def test_group_and_branch_summaries(services):
     seed(services)
-    result = reports.month_report(services.store.db, "2026-11")
+    result = reports.month_report(services.store.db, "2026-11", today=ENDED)
     one, two = result.branches
     assert reports.summary_rows(one) == [
         [ZH, 3, 3, 1, pytest.approx(1 / 3), 9, 4, pytest.approx(4 / 9), "李红梅、吴停"],
@@ -195,7 +197,7 @@ def test_group_and_branch_summaries(services):
 
 def test_branch_filter_keeps_only_that_branch(services):
     seed(services)
-    result = reports.month_report(services.store.db, "2026-11", branch=TWO)
+    result = reports.month_report(services.store.db, "2026-11", branch=TWO, today=ENDED)
     assert reports.report_rows(result) == EXPECTED[6:]
     assert [b.branch for b in result.branches] == [TWO]
 
@@ -203,15 +205,15 @@ def test_branch_filter_keeps_only_that_branch(services):
 def test_unknown_branch_and_bad_month_are_one_line_errors(services):
     seed(services)
     with pytest.raises(reports.ReportError, match="没有名为「第九党支部」的支部（现有：第一党支部、第二党支部）"):
-        reports.month_report(services.store.db, "2026-11", branch="第九党支部")
+        reports.month_report(services.store.db, "2026-11", branch="第九党支部", today=ENDED)
     for bad in ("2026-13", "2026/11", "11-2026", "", "2026-1"):
         with pytest.raises(reports.ReportError, match="月份格式不对"):
-            reports.month_report(services.store.db, bad)
+            reports.month_report(services.store.db, bad, today=ENDED)
 
 
 def test_empty_month_lists_members_with_nothing_required(services):
     seed(services)
-    result = reports.month_report(services.store.db, "2026-08")
+    result = reports.month_report(services.store.db, "2026-08", today=ENDED)
     rows = reports.report_rows(result)
     # Everyone active who had joined by August; nobody has anything required, rates are "—".
     assert [r[2] for r in rows] == ["王书记", "李红梅", "张组长", "刘芳", "陈静", "杨帆", "赵磊"]
@@ -222,9 +224,10 @@ def test_empty_month_lists_members_with_nothing_required(services):
 
 def test_member_who_joined_after_the_month_is_not_listed_and_later_month_counts_them(services):
     ids = seed(services)
-    november = {r.name for r in reports.month_report(services.store.db, "2026-11").rows}
+    november = {r.name for r in
+                reports.month_report(services.store.db, "2026-11", today=ENDED).rows}
     assert "钱后" not in november and "郑旧" not in november
-    december = reports.month_report(services.store.db, "2026-12").rows
+    december = reports.month_report(services.store.db, "2026-12", today=ENDED).rows
     row = next(r for r in december if r.member_id == ids["钱后"])
     assert (row.required, row.note) == (0, "本月新加入")
 
@@ -243,7 +246,8 @@ def test_months_missed_across_a_year_boundary(services):
     db = services.store.db
 
     def missed(month: str) -> dict[str, int]:
-        return {r.name: r.months_missed for r in reports.month_report(db, month).rows}
+        rows = reports.month_report(db, month, today=ENDED).rows
+        return {r.name: r.months_missed for r in rows}
 
     assert missed("2025-11") == {"跨年": 1, "按时": 0}
     assert missed("2025-12") == {"跨年": 2, "按时": 1}
@@ -253,7 +257,7 @@ def test_months_missed_across_a_year_boundary(services):
 
 def test_csv_has_the_header_and_the_rows(services):
     seed(services)
-    text = reports.report_csv(reports.month_report(services.store.db, "2026-11"))
+    text = reports.report_csv(reports.month_report(services.store.db, "2026-11", today=ENDED))
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == reports.HEADER
     assert rows[1:] == [[str(c) for c in row] for row in EXPECTED]
@@ -262,7 +266,8 @@ def test_csv_has_the_header_and_the_rows(services):
 def test_xlsx_reads_back(services, tmp_path):
     seed(services)
     path = tmp_path / "report.xlsx"
-    path.write_bytes(reports.report_xlsx(reports.month_report(services.store.db, "2026-11")))
+    report = reports.month_report(services.store.db, "2026-11", today=ENDED)
+    path.write_bytes(reports.report_xlsx(report))
     book = load_workbook(path)
     assert book.sheetnames == ["总览", "明细", f"汇总-{ONE}", f"汇总-{TWO}"]
     detail = book["明细"]
@@ -395,7 +400,7 @@ def test_report_bench_runs_small_and_agrees_with_the_naive_count(tmp_path, capsy
     try:
         counts = bench_report.build(store, plan)
         assert counts["members"] == 40 and counts["checkins"] == 2000
-        result = reports.month_report(store.db, bench_report.MONTH)
+        result = reports.month_report(store.db, bench_report.MONTH, today=ENDED)
         naive = {row[0]: row for row in bench_report.naive_report(store.db, bench_report.MONTH)}
     finally:
         store.close()

@@ -32,7 +32,8 @@ def month(ctx: Ctx, month: str, branch: str | None, fmt: str, out: Path | None) 
     if fmt == "xlsx" and out is None:
         raise click.UsageError("XLSX 需要指定文件：加上 --out 文件名.xlsx")
     try:
-        report = month_report(ctx.services.store.db, month, branch=branch)
+        report = month_report(ctx.services.store.db, month, branch=branch,
+                              today=ctx.services.clock.today())
     except ReportError as exc:
         raise click.ClickException(str(exc)) from None
     if out is None:

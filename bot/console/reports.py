@@ -43,7 +43,7 @@ def _load(month: str) -> reports.MonthReport:
             and branch not in reports.branches(db()):
         return reports.MonthReport(reports.month_of(reports.parse_month(month)[0]), branch,
                                    [], [], [], reports.Tally())
-    return reports.month_report(db(), month, branch=branch)
+    return reports.month_report(db(), month, branch=branch, today=services().clock.today())
 
 
 def _error(message: str) -> ResponseReturnValue:

@@ -43,7 +43,8 @@ def tasks() -> ResponseReturnValue:
                             " (SELECT id FROM tasks WHERE month = ?)", [month]).fetchall())
     rows = [_task_row(task, scope, people, done)
             for task in _visible(store_tasks.month_tasks(db(), month), scope)]
-    report = reports.month_report(db(), month, branch=scope) if _has_roster(scope) else None
+    report = (reports.month_report(db(), month, branch=scope, today=services().clock.today())
+              if _has_roster(scope) else None)
     branch_rows = _branch_rows(report) if report else []
     group_rows = _group_rows(report) if report else []
     bars = charts.bar_chart([(r["name"], r["percent"]) for r in branch_rows],
