@@ -59,8 +59,21 @@ def test_report_page_ranks_branches_and_lists_members(services, admin) -> None:
     assert "100.0%" in overview and ">0.0%<" in overview
     detail = re.search(r'<table id="report-rows">(.*?)</table>', page, re.S).group(1)
     assert detail.count("<tr") == 1 + 8  # header + the demo roster
-    assert detail.count('class="bad"') == 4  # the first branch has done nothing
+    # On 11-23 nothing the first branch still owes is past its due date and no ended month
+    # was missed: nobody needs attention yet, so no row is highlighted.
+    assert detail.count('class="bad"') == 0
     assert 'id="report-chart"' in page and page.count('class="bar"') == 2
+
+
+def test_only_members_needing_attention_are_highlighted(services, client) -> None:
+    finish_everything(services, "第二党支部")
+    services.clock.advance(days=3)  # 11-26: the task due 11-25 is overdue for the first branch
+    admin = logged_in(services, client, "admin1")
+    page = text(admin.get("/admin/reports", query_string={"month": MONTH}))
+    detail = re.search(r'<table id="report-rows">(.*?)</table>', page, re.S).group(1)
+    flagged = re.findall(r'<tr class="bad" data-attention="1"><td>([^<]+)</td>', detail)
+    assert flagged == ["第一党支部"] * 4
+    assert "需关注 4 人" in page and 'id="legend"' in page
 
 
 def test_xlsx_download_reads_back(services, admin) -> None:

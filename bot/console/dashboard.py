@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
+from bot import report as reports
 from bot.console import charts
 from bot.console import dashboard_data as data
 from bot.console.base import branch_scope, db, route, services, user
@@ -27,6 +28,9 @@ def dashboard() -> ResponseReturnValue:
         branch_svg=charts.bar_chart(branches, title=measured, chart_id="branches"),
         measured=measured,
         upcoming=data.upcoming(services(), scope),
+        upcoming_count=data.upcoming_count(services(), scope),
+        upcoming_hours=data.UPCOMING_HOURS,
+        legend=reports.legend("rate"),
         failures=data.failed_deliveries(db(), scope, clock.now() - timedelta(days=30)),
         alerts=data.open_alerts(db()) if user().is_admin else [],
     )

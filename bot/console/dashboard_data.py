@@ -6,20 +6,20 @@ filters by it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import sqlite_utils
 
 from bot import audience as audiences
+from bot import report as reports
 from bot.reminders import holiday_calendar
 from bot.services import Services
 from bot.store import alerts
 from bot.store import members as store_members
 from bot.store import schedules as store_schedules
 from schedules.jobs import describe_content
-from schedules.timing import SpecError, next_fires, trigger_for
+from schedules.timing import SpecError, fires_between, trigger_for
 
 
 @dataclass(frozen=True)
@@ -70,43 +70,41 @@ def trend(db: sqlite_utils.Database, scope: str | None, today: date,
 
 def branch_completion(services: Services, scope: str | None,
                       today: date) -> tuple[str, list[tuple[str, float | None]]]:
-    """Per branch, this month's completion: of required study tasks when the month has any,
-    otherwise of check-ins on the working days so far. Returns (what was measured, rows)."""
+    """Per branch, this month's completion: 完成率 of required study tasks (bot.report, the
+    same figure as 学习任务 and 报表) when the month has any, otherwise of check-ins on the
+    working days so far. Returns (what was measured, rows)."""
     db = services.store.db
     month = f"{today:%Y-%m}"
+    if reports.required_tasks(db, month):
+        if scope is not None and scope not in reports.branches(db):
+            return TASK_MEASURE, []
+        report = reports.month_report(db, month, branch=scope, today=today)
+        return TASK_MEASURE, [(b.branch, _percent(b.total.rate)) for b in
+                              sorted(report.branches, key=lambda b: b.branch)]
     people = [m for m in store_members.list_members(db, active_only=True)
               if scope is None or m.branch == scope]
-    tasks = [(row[0], json.loads(row[1])) for row in db.execute(
-        "SELECT id, audience FROM tasks WHERE month = ? AND required = 1 AND removed = 0",
-        [month])]
     rates: dict[str, list[int]] = {}
-    if tasks:
-        done = set(db.execute(
-            "SELECT task_id, member_id FROM task_done WHERE task_id IN"
-            " (SELECT id FROM tasks WHERE month = ?)", [month]).fetchall())
-        for member in people:
-            tally = rates.setdefault(member.branch, [0, 0])
-            for task_id, audience in tasks:
-                if audiences.includes(audience, member):
-                    tally[1] += 1
-                    tally[0] += (task_id, member.id) in done
-        measured = "本月必学任务完成率"
-    else:
-        calendar = holiday_calendar(services)
-        workdays = [today.replace(day=d) for d in range(1, today.day + 1)
-                    if calendar.is_workday(today.replace(day=d))]
-        days = {d.isoformat() for d in workdays}
-        counted = dict(db.execute(
-            "SELECT member_id, count(*) FROM checkins WHERE day BETWEEN ? AND ?"
-            " GROUP BY member_id", [today.replace(day=1).isoformat(), today.isoformat()]
-        ).fetchall()) if days else {}
-        for member in people:
-            tally = rates.setdefault(member.branch, [0, 0])
-            tally[0] += min(counted.get(member.id, 0), len(days))
-            tally[1] += len(days)
-        measured = "本月工作日打卡率"
+    calendar = holiday_calendar(services)
+    workdays = [today.replace(day=d) for d in range(1, today.day + 1)
+                if calendar.is_workday(today.replace(day=d))]
+    days = {d.isoformat() for d in workdays}
+    counted = dict(db.execute(
+        "SELECT member_id, count(*) FROM checkins WHERE day BETWEEN ? AND ?"
+        " GROUP BY member_id", [today.replace(day=1).isoformat(), today.isoformat()]
+    ).fetchall()) if days else {}
+    for member in people:
+        tally = rates.setdefault(member.branch, [0, 0])
+        tally[0] += min(counted.get(member.id, 0), len(days))
+        tally[1] += len(days)
     rows = [(branch, Rate(d, t).percent) for branch, (d, t) in sorted(rates.items())]
-    return measured, rows
+    return "本月工作日打卡率", rows
+
+
+TASK_MEASURE = f"本月必学任务{reports.METRICS['rate'].label}"
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else round(100 * value, 1)
 
 
 @dataclass(frozen=True)
@@ -131,7 +129,26 @@ def visible_schedule(audience: dict, scope: str | None) -> bool:
 
 
 def upcoming(services: Services, scope: str | None, limit: int = 5) -> list[Upcoming]:
+    """The next `limit` pushes visible in this scope, soonest first."""
     now = services.clock.now()
+    return _fires(services, scope, now, now + timedelta(days=3660), limit)[:limit]
+
+
+UPCOMING_HOURS = 24
+
+
+def upcoming_count(services: Services, scope: str | None,
+                   hours: int = UPCOMING_HOURS) -> int:
+    """How many pushes fall in the next `hours` hours in this scope (the list is capped; this
+    is not)."""
+    now = services.clock.now()
+    return len(_fires(services, scope, now, now + timedelta(hours=hours), 10_000))
+
+
+def _fires(services: Services, scope: str | None, start: datetime, end: datetime,
+           per_schedule: int) -> list[Upcoming]:
+    """Up to `per_schedule` fires in (start, end] of every active schedule in scope and of
+    the daily reading, soonest first."""
     is_workday = holiday_calendar(services).is_workday
     found: list[Upcoming] = []
     for s in store_schedules.active(services.store.db):
@@ -141,15 +158,17 @@ def upcoming(services: Services, scope: str | None, limit: int = 5) -> list[Upco
             trigger = trigger_for(s.kind, s.spec, services.clock.tz)
         except SpecError:
             continue
-        for fire in next_fires(trigger, now, limit, is_workday if s.workdays_only else None):
+        for fire in fires_between(trigger, start, end,
+                                  is_workday if s.workdays_only else None, per_schedule):
             found.append(Upcoming(fire, describe_content(s.content)[:60],
                                   audiences.describe(s.audience), s.id))
     hour, minute = (int(x) for x in services.config.get("reading.push_time").split(":"))
     reading = trigger_for("daily", {"time": f"{hour:02d}:{minute:02d}"}, services.clock.tz)
     workdays_only = services.config.get("reading.workdays_only")
-    for fire in next_fires(reading, now, limit, is_workday if workdays_only else None):
+    for fire in fires_between(reading, start, end, is_workday if workdays_only else None,
+                              per_schedule):
         found.append(Upcoming(fire, "每日纪法条文", "全体党员", None))
-    return sorted(found, key=lambda u: u.at)[:limit]
+    return sorted(found, key=lambda u: u.at)
 
 
 def failed_deliveries(db: sqlite_utils.Database, scope: str | None, since: datetime,

@@ -62,7 +62,12 @@ def reports_page() -> ResponseReturnValue:
     chart = charts.bar_chart([(row["branch"], row["percent"]) for row in overview],
                              title=f"{report.month} 各支部完成率", chart_id="report-branches")
     return render_template("console/reports.html", report=report, overview=overview,
-                           chart=chart, rows=reports.report_rows(report),
+                           chart=chart,
+                           rows=list(zip(reports.report_rows(report),
+                                         [r.needs_attention for r in report.rows], strict=True)),
+                           tasks_line=reports.tasks_line(report),
+                           attention_count=reports.attention_count(report),
+                           legend=reports.legend(),
                            header=reports.HEADER, months=_months(report.month),
                            branches=reports.branches(db()) if branch_scope() is None else [],
                            scope=branch_scope())

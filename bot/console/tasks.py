@@ -55,7 +55,8 @@ def tasks() -> ResponseReturnValue:
     return render_template("console/tasks.html", month=month, rows=rows,
                            months=_months(month), branch_rows=branch_rows,
                            group_rows=group_rows, bars=bars, group_bars=group_bars,
-                           scope=scope)
+                           scope=scope,
+                           legend=reports.legend("rate", "task_rate", "required"))
 
 
 def _this_month() -> str:
