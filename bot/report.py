@@ -38,7 +38,8 @@ from bot.exports import Sheet, csv_text, month_range, write_workbook
 from bot.store.members import Member
 
 HEADER = ["支部", "党小组", "姓名", "应学", "已学", "缺项", "打卡天数", "答题正确率",
-          "连续未完成月数", "备注"]
+          "连续未完成月数", "备注", "需关注"]
+LEGEND_HEADER = ["指标", "含义"]
 SUMMARY_HEADER = ["党小组", "人数", "有必学任务人数", "全部完成人数", "完成率", "应学合计",
                   "已学合计", "任务完成度", "未完成人员"]
 OVERVIEW_HEADER = ["排名", "支部", "人数", "有必学任务人数", "全部完成人数", "完成率",
@@ -500,7 +501,8 @@ def report_rows(report: MonthReport, *, numbers: bool = False) -> list[list[obje
         return ("—" if value is None else value) if numbers else _percent_text(value)
 
     return [[r.branch, r.grp, r.name, r.required, r.done, "、".join(r.missing),
-             r.checkin_days, rate(r.quiz_rate), r.months_missed, r.note] for r in report.rows]
+             r.checkin_days, rate(r.quiz_rate), r.months_missed, r.note,
+             "是" if r.needs_attention else ""] for r in report.rows]
 
 
 def _rate_cell(value: float | None) -> object:
@@ -535,7 +537,8 @@ def sheet_title(branch: str) -> str:
 
 
 def report_sheets(report: MonthReport) -> list[Sheet]:
-    """总览 (branches compared), 明细 (one row per member), then one summary per branch."""
+    """总览 (branches compared), 明细 (one row per member), one summary per branch, then 说明
+    (the legend: what each figure means, the same text as the console's)."""
     sheets = [
         Sheet("总览", OVERVIEW_HEADER, overview_rows(report), percent_columns=(5, 6)),
         Sheet("明细", HEADER, report_rows(report, numbers=True), percent_columns=(7,)),
@@ -548,6 +551,7 @@ def report_sheets(report: MonthReport) -> list[Sheet]:
         titles.add(title)
         sheets.append(Sheet(title, SUMMARY_HEADER, summary_rows(summary),
                             percent_columns=(4, 7)))
+    sheets.append(Sheet("说明", LEGEND_HEADER, [[m.label, m.definition] for m in legend()]))
     return sheets
 
 

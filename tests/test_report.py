@@ -144,19 +144,19 @@ def seed(services: Services) -> dict[str, int]:
     return ids
 
 
-# branch, group, name, 应学, 已学, 缺项, 打卡天数, 答题正确率, 连续未完成月数, 备注
+# branch, group, name, 应学, 已学, 缺项, 打卡天数, 答题正确率, 连续未完成月数, 备注, 需关注
 EXPECTED = [
-    [ONE, ZH, "王书记", 3, 3, "", 5, "100.0%", 0, ""],
-    [ONE, ZH, "李红梅", 3, 1, "主题党日：重温入党誓词、观看警示教育片", 3, "75.0%", 2, ""],
+    [ONE, ZH, "王书记", 3, 3, "", 5, "100.0%", 0, "", ""],
+    [ONE, ZH, "李红梅", 3, 1, "主题党日：重温入党誓词、观看警示教育片", 3, "75.0%", 2, "", "是"],
     [ONE, ZH, "吴停", 3, 0, "学习《纪律处分条例》第六章、主题党日：重温入党誓词、观看警示教育片",
-     1, "—", 2, "已停用"],
-    [ONE, CW, "张组长", 3, 3, "", 0, "—", 0, ""],
+     1, "—", 2, "已停用", "是"],
+    [ONE, CW, "张组长", 3, 3, "", 0, "—", 0, "", ""],
     [ONE, CW, "刘芳", 3, 0, "学习《纪律处分条例》第六章、主题党日：重温入党誓词、观看警示教育片",
-     0, "—", 3, ""],
-    [ONE, CW, "周新", 2, 1, "观看警示教育片", 0, "—", 1, "本月新加入"],
-    [TWO, Y1, "陈静", 2, 2, "", 0, "—", 0, ""],
-    [TWO, Y1, "杨帆", 2, 1, "主题党日：重温入党誓词", 2, "—", 1, ""],
-    [TWO, Y2, "赵磊", 3, 3, "", 0, "—", 0, ""],
+     0, "—", 3, "", "是"],
+    [ONE, CW, "周新", 2, 1, "观看警示教育片", 0, "—", 1, "本月新加入", "是"],
+    [TWO, Y1, "陈静", 2, 2, "", 0, "—", 0, "", ""],
+    [TWO, Y1, "杨帆", 2, 1, "主题党日：重温入党誓词", 2, "—", 1, "", "是"],
+    [TWO, Y2, "赵磊", 3, 3, "", 0, "—", 0, "", ""],
 ]
 
 
@@ -269,7 +269,7 @@ def test_xlsx_reads_back(services, tmp_path):
     report = reports.month_report(services.store.db, "2026-11", today=ENDED)
     path.write_bytes(reports.report_xlsx(report))
     book = load_workbook(path)
-    assert book.sheetnames == ["总览", "明细", f"汇总-{ONE}", f"汇总-{TWO}"]
+    assert book.sheetnames == ["总览", "明细", f"汇总-{ONE}", f"汇总-{TWO}", "说明"]
     detail = book["明细"]
     assert [c.value for c in detail[1]] == reports.HEADER
     assert all(c.font.bold for c in detail[1])
