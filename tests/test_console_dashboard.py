@@ -172,3 +172,23 @@ def test_a_secretary_cannot_close_an_alert(services, client):
                           data={"csrf_token": token(client)})
     assert refused.status_code == 403
     assert alerts.open_count(services.store.db) == 1
+
+
+def test_upcoming_count_is_every_push_in_the_next_24_hours_not_the_lists_length(services,
+                                                                                 client):
+    # Mon 11-23 09:00: an hourly push from 10:00 to 20:00 (11 fires), two one-offs (one in the
+    # window, one after it) and the daily reading at 08:30 on Tue: 13 pushes, the list shows 5.
+    admin.create(services, kind="cron", spec={"cron": "0 10-20 * * *"}, workdays_only=False,
+                 audience={"all": True}, content={"text": "整点学习"}, actor="test")
+    admin.create(services, kind="once", spec={"at": "2026-11-24T08:59"}, workdays_only=False,
+                 audience={"all": True}, content={"text": "窗口内"}, actor="test")
+    admin.create(services, kind="once", spec={"at": "2026-11-24T09:01"}, workdays_only=False,
+                 audience={"all": True}, content={"text": "窗口外"}, actor="test")
+    assert data.upcoming_count(services, None) == 13
+    assert len(data.upcoming(services, None)) == 5
+    assert data.upcoming_count(services, "第一党支部") == 1  # the reading; the rest are admin's
+    make_account(services, "admin1")
+    login(client, "admin1")
+    page = client.get("/admin/").get_data(as_text=True)
+    assert '<div class="value" id="upcoming-count">13</div>' in page
+    assert "未来 24 小时推送" in page and "接下来的推送（最近 5 次）" in page
