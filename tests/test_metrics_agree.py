@@ -183,3 +183,21 @@ def test_overdue_task_in_the_month_under_way_needs_attention_but_is_not_missed(s
     assert all(r.months_missed == 0 and r.overdue == 1 and r.needs_attention for r in second)
     assert reports.month_report(services.store.db, "2026-12", today=date(2026, 12, 18)
                                 ).rows[-1].overdue == 0  # due today is not yet overdue
+
+
+def test_the_nudges_escalate_on_the_reports_months_missed(november_behind):
+    """12-01 (Tue, a working day): the "behind" nudge carries the same 连续未完成月数 as the
+    report, for November, the month that just ended."""
+    from bot import nudges
+    from bot.reminders import holiday_calendar
+
+    day = date(2026, 12, 1)
+    settings = nudges.Settings(monthly_day=28, days_before_due=3, inactive_days=30)
+    plan = nudges.plan_day(november_behind.store.db, day, settings,
+                           holiday_calendar(november_behind))
+    behind = {n.member.name: n.months for n in plan.nudges if n.rule == "behind"}
+    assert behind and behind == november_missed(november_behind, day)
+    on_the_last_day = nudges.plan_day(november_behind.store.db, date(2026, 11, 30), settings,
+                                      holiday_calendar(november_behind))
+    assert not [n for n in on_the_last_day.nudges if n.rule == "behind"
+                and n.months]  # November is not "missed" on its last day
