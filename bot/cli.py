@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import errno
 import logging
+import os
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,7 +43,62 @@ class Ctx:
 pass_ctx = click.make_pass_decorator(Ctx)
 
 
-@click.group()
+class StoreErrorsGroup(click.Group):
+    """The one place where a database or file error of any command becomes one line: which
+    file, what is wrong, what to do; exit status 1. Each write is one transaction, rolled back
+    on the error, so nothing is half-written."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from bot.store import StoreBusy
+
+        try:
+            return super().invoke(ctx)
+        except (sqlite3.DatabaseError, OSError, StoreBusy) as exc:
+            raise click.ClickException(storage_error(_store_path(ctx), exc)) from None
+
+
+def _store_path(ctx: click.Context) -> str:
+    obj = ctx.obj
+    if isinstance(obj, Ctx):
+        if obj._services is not None:
+            return obj._services.store.path
+        try:
+            return str(obj.config.store_path)
+        except click.ClickException:
+            pass
+    return "数据库文件"
+
+
+def _no_space_left(path: str) -> bool:
+    """SQLite reports a write that found the disk full as "disk I/O error" (SQLITE_IOERR)
+    when the WAL or its index cannot grow: ask the file system."""
+    try:
+        stats = os.statvfs(Path(path).parent)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < 64 * 1024
+
+
+def storage_error(path: str, exc: BaseException) -> str:
+    """One Chinese line for a database or file error."""
+    text = str(exc).lower()
+    name = getattr(exc, "filename", None) or path
+    if getattr(exc, "errno", None) == errno.ENOSPC or "full" in text \
+            or ("i/o" in text and _no_space_left(path)):
+        return f"磁盘已满，无法写入 {name}：请清理磁盘空间后重试（本次未写入任何数据）。"
+    if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError) \
+            or getattr(exc, "errno", None) in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return (f"无法写入 {name}：文件或所在目录是只读的，请检查权限（包括 chattr +i）"
+                "或配置中的 store.path（本次未写入任何数据）。")
+    if "not a database" in text or "malformed" in text or "encrypted" in text:
+        return (f"{name} 不是可用的清风数据库（{exc}）：请检查配置中的 store.path，"
+                "或从备份恢复该文件。")
+    if "locked" in text or "busy" in text:
+        return f"数据库 {name} 正被其他进程占用：请稍后再试（本次未做任何修改）。"
+    return f"无法读写 {name}（{exc}）：请检查该文件和磁盘后重试。"
+
+
+@click.group(cls=StoreErrorsGroup)
 @click.option("--config", "config_path", default="config.toml", show_default=True,
               envvar="QINGFENG_CONFIG", help="The TOML configuration file.")
 @click.pass_context
@@ -515,14 +573,7 @@ register_all(cli)
 
 
 def main() -> None:
-    from bot.store import StoreBusy
-
-    try:
-        cli(prog_name="python -m bot")
-    except StoreBusy as exc:
-        # The database is locked by another process or the disk is full; nothing was written.
-        click.echo(f"Error: 数据库暂时无法写入（{exc}），未做任何修改，请稍后再试。", err=True)
-        sys.exit(1)
+    cli(prog_name="python -m bot")
 
 
 __all__ = ["cli", "main", "date"]

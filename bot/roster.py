@@ -14,11 +14,21 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from xml.parsers import expat
 
 from bot.store import Store, audit, members
 
-MAX_ROWS = 20_000
+MAX_ROWS = 5_000       # a branch roster is tens or hundreds of people; an office, thousands
+MAX_COLUMNS = 30
 MAX_FILE_BYTES = 10 * 1024 * 1024
+# The size limit caps the file, not the work: a few KB of XLSX can unpack to gigabytes of XML.
+# Parts are bounded by their declared size (zipfile never inflates past it: a part that lies
+# about it fails its CRC), and the sheet is scanned for its real rows and columns before
+# openpyxl reads a cell (its dimension tag may lie, and openpyxl pads every row to it).
+MAX_PART_BYTES = 16 * 1024 * 1024
+MAX_UNPACKED_BYTES = 40 * 1024 * 1024
+MAX_CELLS_PER_ROW = 1024  # empty styled cells included
+BLANK_ROWS_ALLOWED = 4  # the declared extent counts blank rows: refused beyond 4 x MAX_ROWS
 COLUMNS = {
     "姓名": "name", "name": "name",
     "支部": "branch", "branch": "branch",
@@ -35,6 +45,22 @@ WECOM_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 class RosterError(ValueError):
     """The file as a whole cannot be read (wrong type, no header, missing columns)."""
+
+
+KEEP_ONLY = "请只保留名册那一张表和需要的列后再上传"
+
+
+def too_many_rows() -> RosterError:
+    return RosterError(f"行数太多（最多 {MAX_ROWS} 行）：{KEEP_ONLY}")
+
+
+def too_many_columns() -> RosterError:
+    return RosterError(f"列数太多（最多 {MAX_COLUMNS} 列）：{KEEP_ONLY}")
+
+
+def too_big_unpacked() -> RosterError:
+    return RosterError(f"表格解压后太大（超过 {MAX_UNPACKED_BYTES // 1024 // 1024} MB，"
+                       f"单个部分超过 {MAX_PART_BYTES // 1024 // 1024} MB）：{KEEP_ONLY}")
 
 
 @dataclass(frozen=True)
@@ -102,12 +128,18 @@ def _xlsx_rows(path: Path) -> list[list[str]]:
     # Not a zip (BadZipFile), a damaged one (zlib.error), or broken sheet XML (a SyntaxError,
     # raised while iterating in read-only mode): all mean the file cannot be read.
     try:
+        _check_archive(path)
         book = load_workbook(path, read_only=True, data_only=True)
         try:
             sheet = book.worksheets[0]
+            _check_dimension(sheet.max_row, sheet.max_column)
+            with book._archive.open(sheet._worksheet_path) as part:
+                _scan_sheet(part)
             table: list[list[str]] = []
             filled = 0
-            for values in sheet.iter_rows(values_only=True):
+            # max_col: else openpyxl pads each row to the declared width (no value lies beyond
+            # MAX_COLUMNS: the scan said so).
+            for values in sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS):
                 table.append([_cell(value) for value in values])
                 filled += any(table[-1])
                 if filled > MAX_ROWS + 1:  # header + one row too many: enough to refuse it
@@ -115,9 +147,72 @@ def _xlsx_rows(path: Path) -> list[list[str]]:
             return table
         finally:
             book.close()
+    except RosterError:
+        raise
     except (InvalidFileException, zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError,
-            ValueError, SyntaxError) as exc:
+            ValueError, SyntaxError, expat.ExpatError) as exc:
         raise RosterError(f"无法读取 Excel 文件：{type(exc).__name__}") from None
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse an archive whose parts would unpack to more than a roster can need."""
+    with zipfile.ZipFile(path) as archive:
+        sizes = [info.file_size for info in archive.infolist()]
+    if sum(sizes) > MAX_UNPACKED_BYTES or max(sizes, default=0) > MAX_PART_BYTES:
+        raise too_big_unpacked()
+
+
+_REF = re.compile(r"^\$?([A-Z]{1,3})\$?(\d{1,7})$")
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - 64
+    return number
+
+
+def _check_dimension(rows: int | None, columns: int | None) -> None:
+    """The sheet's declared extent (<dimension ref="A1:XFD1048576"/>), checked before any cell
+    is read. A missing tag is no answer, and a tag may lie: _scan_sheet counts the real ones."""
+    if rows is not None and rows > BLANK_ROWS_ALLOWED * MAX_ROWS:
+        raise too_many_rows()
+    if columns is not None and columns > MAX_COLUMNS:
+        raise too_many_columns()
+
+
+def _scan_sheet(part: io.BufferedIOBase) -> None:
+    """Count the sheet's rows with a value and its cells per row, stopping at the limit:
+    cheap (no cell is converted), and true whatever the dimension tag says."""
+    state = {"rows": 0, "cells": 0, "column": 0, "valued": False}
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        tag = name.rpartition(":")[2]
+        if tag == "row":
+            state["cells"], state["column"], state["valued"] = 0, 0, False
+        elif tag == "c":
+            state["cells"] += 1
+            ref = _REF.match(attrs.get("r", "").upper())
+            state["column"] = _column_number(ref.group(1)) if ref else state["column"] + 1
+            if state["cells"] > MAX_CELLS_PER_ROW:
+                raise too_many_columns()
+        elif tag in ("v", "is"):
+            if state["column"] > MAX_COLUMNS:
+                raise too_many_columns()
+            state["valued"] = True
+
+    def end(name: str) -> None:
+        if name.rpartition(":")[2] == "row" and state["valued"]:
+            state["rows"] += 1
+            if state["rows"] > MAX_ROWS + 1:  # the header and one row too many
+                raise too_many_rows()
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    while chunk := part.read(64 * 1024):
+        parser.Parse(chunk, False)
+    parser.Parse(b"", True)
 
 
 def _cell(value: object) -> str:
@@ -138,7 +233,7 @@ def _keyed(table: list[list[str]]) -> list[dict[str, str]]:
     if missing:
         raise RosterError(f"表头缺少列：{'、'.join(missing)}（第一行应为 姓名,支部,党小组,手机,企业微信账号,角色）")
     if len(numbered) - 1 > MAX_ROWS:
-        raise RosterError(f"行数太多（最多 {MAX_ROWS} 行）")
+        raise too_many_rows()
     rows = []
     for line, cells in numbered[1:]:
         row = {key: cells[i].strip() for i, key in enumerate(header) if key and i < len(cells)}

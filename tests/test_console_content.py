@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 
 import pytest
 
@@ -231,6 +232,19 @@ def test_huge_uploads_are_refused(services, admin) -> None:
     response = upload(admin, line * (UPLOAD_LIMIT // len(line) + 1), "bigger.txt")
     assert response.status_code == 413 and "文件太大" in text(response)
     assert imported(services, "大文件") == 0
+
+
+@pytest.mark.parametrize("filler", ["\n", " \n", "第一章 总则\n"])
+def test_millions_of_lines_under_the_size_limit_are_refused_quickly(services, admin,
+                                                                    filler) -> None:
+    """5 MB of blank lines took 7 s of a worker to split; a line limit refuses it unread."""
+    data = (filler * (MAX_FILE_BYTES // len(filler.encode()) - 20) + "第一条 正文\n").encode()
+    assert len(data) <= MAX_FILE_BYTES
+    started = time.monotonic()
+    response = upload(admin, data, "lines.txt", source="行数", version="2020")
+    assert time.monotonic() - started < 3
+    assert response.status_code == 400 and "行上限" in text(response)
+    assert imported(services, "行数") == 0
 
 
 def test_a_full_regulation_over_64_kib_imports(services, admin) -> None:

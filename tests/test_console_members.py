@@ -222,3 +222,23 @@ def test_abandoned_uploads_are_swept_after_a_day(services, admin_client):
     upload(admin_client, GOOD.encode())
     left = {p.name for p in uploads(services)}
     assert "roster-old.csv" not in left and "roster-recent.csv" in left and len(left) == 2
+
+
+@pytest.mark.parametrize("back", ["/admin/\r\nX: y", "/admin/\x00", "/admin/\\\\evil.example",
+                                  "//evil.example/", "/admin/\u2028x"])
+def test_a_bad_back_target_is_refused_before_the_write(services, admin_client, back):
+    """A control character in back= made werkzeug raise after the member was deactivated (a
+    500) and after the new bind code was saved but never shown: the target is checked first."""
+    member = store_members.list_members(services.store.db)[0]
+    csrf = token(admin_client)
+    response = admin_client.post(f"/admin/members/{member.id}/active",
+                                 data={"csrf_token": csrf, "active": "0", "back": back})
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/members"
+    assert not store_members.get_member(services.store.db, member.id).active
+    assert f"已停用 {member.name}" in admin_client.get("/admin/members").get_data(as_text=True)
+    response = admin_client.post(f"/admin/members/{member.id}/bind-code",
+                                 data={"csrf_token": csrf, "back": back})
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/members"
+    code = services.store.db.execute("SELECT bind_code FROM members WHERE id = ?",
+                                     [member.id]).fetchone()[0]
+    assert f"新绑定码：{code}" in admin_client.get("/admin/members").get_data(as_text=True)

@@ -183,3 +183,62 @@ def test_a_refused_roster_leaves_every_row_alone(roster_services, tmp_path):
     with pytest.raises(roster.RosterError):
         roster.import_rows(roster_services.store, check, actor="t", now=roster_services.clock.now())
     assert fingerprint(str(roster_services.config.store_path)) == before
+
+
+# --- size bombs: the limits hold whatever the file declares -------------------------------
+
+LIMITS = {"MAX_ROWS": 40, "MAX_COLUMNS": 6, "MAX_PART_BYTES": 300_000,
+          "MAX_UNPACKED_BYTES": 600_000, "MAX_CELLS_PER_ROW": 64}
+
+
+def bomb(g: Gen) -> tuple[bytes, int, int, int]:
+    """A workbook with random real extent, a random (often lying) dimension tag and random
+    blank padding; returns it with its valued rows, widest valued column and sheet size."""
+    count, widest = g.pick([1, 5, 40, 41, g.int(0, 120)]), 0
+    rows = [f'<row r="1">{_inline(1, "姓名")}{_inline(2, "支部")}</row>']
+    for number in range(2, count + 1):
+        width = g.pick([2, 6, 7, g.int(0, 12)])
+        first = g.pick([1, 1, 1, g.int(1, 40)])
+        cells = "".join(_inline(first + i, g.pick(NAMES) or "x") for i in range(width))
+        if g.one_in(8):
+            cells += '<c s="1"/>' * g.pick([10, 63, 65, 500])  # styled, empty
+        rows.append(f'<row r="{number}">{cells}</row>')
+        if width:
+            widest = max(widest, first + width - 1)
+    valued = 1 + sum(1 for row in rows[1:] if "<is>" in row)
+    padding = "<row/>" * g.pick([0, 0, 10, 1_000, 200_000])
+    ref = g.pick(["A1:B2", "A1:XFD1048576", f"A1:{_column(max(widest, 2) - 1)}{count}", None,
+                  "A1:F160", "A1"])
+    dimension = f'<dimension ref="{ref}"/>' if ref else ""
+    sheet = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxml'
+             f'formats.org/spreadsheetml/2006/main">{dimension}<sheetData>{"".join(rows)}'
+             f"{padding}</sheetData></worksheet>").encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as book:
+        for name, content in XLSX_PARTS.items():
+            book.writestr(name, content)
+        book.writestr("xl/worksheets/sheet1.xml", sheet)
+    return buffer.getvalue(), valued, max(widest, 2), len(sheet)
+
+
+def _inline(column: int, value: str) -> str:
+    return f'<c r="{_column(column - 1)}1" t="inlineStr"><is><t>{escape(value)}</t></is></c>'
+
+
+@FUZZ
+@given(seed=SEED)
+def test_size_bombs_are_refused_within_the_limits(tmp_path, monkeypatch, seed):
+    for name, value in LIMITS.items():
+        monkeypatch.setattr(roster, name, value)
+    data, valued, widest, unpacked = bomb(Gen(seed))
+    path = tmp_path / "bomb.xlsx"
+    path.write_bytes(data)
+    try:
+        table = roster.read_table(path)
+    except roster.RosterError as exc:
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in str(exc))
+        return
+    assert valued <= LIMITS["MAX_ROWS"] + 1, "more rows than the limit were read"
+    assert widest <= LIMITS["MAX_COLUMNS"], "a value beyond the column limit was read"
+    assert unpacked <= LIMITS["MAX_PART_BYTES"]
+    assert len(table) <= LIMITS["MAX_ROWS"]

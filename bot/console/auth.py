@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from flask import g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
 from bot.console import passwords, throttle
-from bot.console.base import bp, db, public, route, services, start_session
+from bot.console.base import bp, db, local_target, public, route, services, start_session
 from bot.console.sessions import client_ip
 from bot.store import admins, audit
 
@@ -21,13 +20,7 @@ def _policy() -> throttle.Policy:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only a path inside the console: never an open redirect to another site. Browsers read
-    # "\\" as "/", and a control character cannot go in a header (werkzeug raises: a 500).
-    if target and target.startswith("/admin") and not urlsplit(target).netloc \
-            and not target.startswith("//") and "\\" not in target \
-            and target.isprintable():
-        return target
-    return url_for("console.dashboard")
+    return local_target(target, url_for("console.dashboard"))
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlite_utils
 from flask import (
@@ -105,6 +106,19 @@ def require_branch(branch: str | None, what: str) -> None:
         with services().store.transaction():
             record("denied", f"{request.method} {request.path}: {what}（支部 {branch or '全部'}）")
         abort(403)
+
+
+# --- redirect targets --------------------------------------------------------------------
+
+def local_target(target: str | None, default: str) -> str:
+    """`target` (a form's back=, the login's next=) when it is a path inside the console, else
+    `default`. Never an open redirect to another site; browsers read "\\" as "/"; and a control
+    character cannot go in a Location header (werkzeug raises: a 500). Views call this before
+    any effect, so a bad target cannot fail a request after its write."""
+    if target and target.startswith("/admin") and not urlsplit(target).netloc \
+            and not target.startswith("//") and "\\" not in target and target.isprintable():
+        return target
+    return default
 
 
 # --- the decorator -----------------------------------------------------------------------

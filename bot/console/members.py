@@ -18,7 +18,17 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask.typing import ResponseReturnValue
 
 from bot import roster
-from bot.console.base import actor, branch_scope, db, pager, record, require_branch, route, services
+from bot.console.base import (
+    actor,
+    branch_scope,
+    db,
+    local_target,
+    pager,
+    record,
+    require_branch,
+    route,
+    services,
+)
 from bot.store import members as store_members
 
 PAGE_SIZE = 50
@@ -86,29 +96,29 @@ def _member_or_404(member_id: int) -> store_members.Member:
 @route("/members/<int:member_id>/bind-code", methods=("POST",))
 def members_bind_code(member_id: int) -> ResponseReturnValue:
     member = _member_or_404(member_id)
+    back = _back()  # checked before the write: nothing may fail after it
     with services().store.transaction() as tx:
         code = store_members.new_bind_code(tx, member.id)
         record("member.bind-code", f"#{member.id} {member.branch} {member.name}")
     flash(f"{member.name} 的新绑定码：{code}（旧码已作废）", "ok")
-    back = request.form.get("back")
-    return redirect(back if _local(back) else url_for("console.members"), 303)
+    return redirect(back, 303)
 
 
 @route("/members/<int:member_id>/active", methods=("POST",))
 def members_active(member_id: int) -> ResponseReturnValue:
     member = _member_or_404(member_id)
     active = request.form.get("active") == "1"
+    back = _back()
     with services().store.transaction() as tx:
         tx.execute("UPDATE members SET active = ? WHERE id = ?", [int(active), member.id])
         record("member.reactivate" if active else "member.deactivate",
                f"#{member.id} {member.branch} {member.name}")
     flash(f"已{'恢复' if active else '停用'} {member.name}", "ok")
-    back = request.form.get("back")
-    return redirect(back if _local(back) else url_for("console.members"), 303)
+    return redirect(back, 303)
 
 
-def _local(target: str | None) -> bool:
-    return bool(target) and target.startswith("/admin/") and not target.startswith("//")
+def _back() -> str:
+    return local_target(request.form.get("back"), url_for("console.members"))
 
 
 # --- import --------------------------------------------------------------------------------

@@ -70,6 +70,10 @@ def chinese_reason(message: str) -> str:
     """The splitter speaks English to the CLI's log readers; say the same in Chinese here."""
     if "neither UTF-8 nor GB18030" in message:
         return "无法识别文件编码（不是 UTF-8 或 GB18030 中文文本），请另存为 UTF-8 后再上传。"
+    lines = re.match(r"The text has (\d+) lines \(limit (\d+)\)", message)
+    if lines:
+        return (f"文件有 {lines.group(1)} 行，超过 {lines.group(2)} 行上限；法规文本远短于此，"
+                "请确认选对了文件。")
     if "only whitespace" in message:
         return "文件里只有空白，没有文字。"
     if "label glued" in message:

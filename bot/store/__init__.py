@@ -10,6 +10,7 @@ table helpers (`insert`, `upsert`) wrap themselves in `with conn:`, which would 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
@@ -91,8 +92,7 @@ class Store:
                 yield db
                 db.execute("COMMIT")
             except BaseException as exc:
-                if db.conn.in_transaction:
-                    db.execute("ROLLBACK")
+                _rollback(db.conn)
                 if isinstance(exc, sqlite3.OperationalError) and is_transient(exc):
                     raise StoreBusy(str(exc)) from exc
                 raise
@@ -156,6 +156,14 @@ class Store:
                 os.close(self._lock_file)
                 self._lock_file = None
         self._local = threading.local()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Undo an open transaction without hiding why it failed: on a full disk SQLite may have
+    rolled back already, and a failing ROLLBACK must not replace the real error."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):  # the caller re-raises the original error
+            conn.execute("ROLLBACK")
 
 
 def is_transient(exc: sqlite3.OperationalError) -> bool:
