@@ -98,7 +98,9 @@ def test_defaults_from_an_empty_file(tmp_path):
     cfg = load_config(write(tmp_path, ""), env={})
     for section, keys in SCHEMA.items():
         for key, (_kind, default) in keys.items():
-            assert cfg.get(f"{section}.{key}") == default, f"{section}.{key}"
+            if (section, key) != ("mp", "mode"):  # resolved at load, below
+                assert cfg.get(f"{section}.{key}") == default, f"{section}.{key}"
+    assert cfg.get("mp.mode") == "plain"  # no key: plaintext mode
     assert cfg.get("server.port") == 8080
     assert cfg.get("server.timezone") == "Asia/Shanghai"
     assert cfg.tz == ZoneInfo("Asia/Shanghai")
