@@ -460,3 +460,15 @@ def test_backup_keep_below_one_is_refused_in_one_line(keep):
 def test_backup_keep_from_the_environment_is_checked_too():
     assert "backup.keep" in config_error({"sandbox": {"enabled": True}},
                                          env={"QINGFENG_BACKUP_KEEP": "0"})
+
+
+def test_mp_mode_defaults_and_mismatches(tmp_path):
+    base = '[mp]\nenabled = true\napp_id = "wx1"\n'
+    token = {"QINGFENG_MP_TOKEN": "t"}
+    keyed = {**token, "QINGFENG_MP_ENCODING_AES_KEY": "k" * 43}
+    assert load_config(write(tmp_path, base), env=keyed).get("mp.mode") == "safe"
+    assert load_config(write(tmp_path, base), env=token).get("mp.mode") == "plain"
+    with pytest.raises(ConfigError, match="mp.mode is safe but mp.encoding_aes_key is missing"):
+        load_config(write(tmp_path, base + 'mode = "safe"\n'), env=token)
+    with pytest.raises(ConfigError, match="mp.mode must be one of"):
+        load_config(write(tmp_path, base + 'mode = "aes"\n'), env=keyed)
