@@ -39,6 +39,8 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "app_id": (str, None),
         "token": (str, None),
         "encoding_aes_key": (str, ""),
+        # safe | compatible | plain; empty: safe when encoding_aes_key is set, else plain.
+        "mode": (str, ""),
         "app_secret": (str, ""),
         "api_base_url": (str, "https://api.weixin.qq.com/cgi-bin/"),
         "template_id": (str, ""),
@@ -259,11 +261,27 @@ def _check_consistency(sections: dict[str, dict[str, Any]]) -> None:
     for key in ("idle_minutes", "max_failures", "lockout_minutes"):
         if sections["console"][key] < 1:
             raise ConfigError(f"console.{key} must be at least 1, got {sections['console'][key]}")
+    _resolve_mp_mode(sections["mp"])
     for name in ("mp", "wecom"):
         if sections[name]["enabled"]:
             _require_enabled(name, sections[name])
     if not any(sections[name]["enabled"] for name in ("mp", "wecom", "sandbox")):
         raise ConfigError("no channel is enabled: enable [sandbox], [mp] or [wecom]")
+
+
+MP_MODES = ("safe", "compatible", "plain")
+
+
+def _resolve_mp_mode(mp: dict[str, Any]) -> None:
+    """mp.mode as the webhook reads it: safe by default when a key is set (a plaintext POST's
+    signature does not cover its body, so with a key only encrypted POSTs are accepted)."""
+    mode = (mp["mode"] or ("safe" if mp["encoding_aes_key"] else "plain")).lower()
+    if mode not in MP_MODES:
+        raise ConfigError(f"mp.mode must be one of {', '.join(MP_MODES)}, got {mp['mode']!r}")
+    if mp["enabled"] and mode != "plain" and not mp["encoding_aes_key"]:
+        raise ConfigError(f"mp.mode is {mode} but mp.encoding_aes_key is missing: set "
+                          f"{env_name_for('mp', 'encoding_aes_key')} or mp.mode = \"plain\"")
+    mp["mode"] = mode
 
 
 ROBOT_ENV = re.compile(r"QINGFENG_ROBOT_[A-Z0-9_]+")

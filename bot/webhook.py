@@ -56,6 +56,11 @@ def answer(services: Services, channel: str, method: str, params: Mapping[str, s
     if channel == "wecom" or params.get("encrypt_type", "raw").lower() == "aes":
         outer = wire.parse_xml(body())
         return _encrypted_callback(services, channel, keys, params, outer, timestamp, nonce)
+    if services.config.section("mp")["mode"] != "plain":
+        # The plaintext `signature` does not cover the body and is logged on every safe-mode
+        # callback: with a key configured, only an encrypted (msg_signature) POST is accepted.
+        raise Rejected(403, "plaintext POST while an EncodingAESKey is configured: WeChat seems "
+                            "to be in 明文模式; switch it to 安全模式 or clear mp.encoding_aes_key")
     # Official Account plaintext mode: the signature does not cover the body, so check it first.
     wire.check_signature(params.get("signature"), keys.token, timestamp, nonce)
     return _reply(services, channel, wire.parse_xml(body()), encrypt_with=None)

@@ -229,7 +229,9 @@ def _cipher(key: bytes) -> Cipher:  # type: ignore[type-arg]
 
 
 def to_inbound(channel: str, fields: Mapping[str, str], tz: tzinfo) -> Inbound:
-    """The message a callback carries, with its dedupe key (MsgId, else sender + CreateTime)."""
+    """The message a callback carries, with its dedupe key (channel + sender + MsgId, else
+    sender + CreateTime): a MsgId is unique per account, not across senders or channels, so two
+    members' messages with the same MsgId must never share a remembered reply."""
     sender, created = fields.get("FromUserName", ""), fields.get("CreateTime", "")
     if not sender or not _is_number(created, max_digits=11):  # 11 digits: up to year 5138
         raise Rejected(400, "message without FromUserName or CreateTime")
@@ -237,7 +239,7 @@ def to_inbound(channel: str, fields: Mapping[str, str], tz: tzinfo) -> Inbound:
     kind = kind if kind in KINDS else "unknown"
     event = fields.get("Event", "").lower() if kind == "event" else ""
     msg_id = fields.get("MsgId") or fields.get("MsgID") or ""
-    key = f"{channel}:msg:{msg_id}" if msg_id else f"{channel}:evt:{sender}:{created}:{kind}:{event}"
+    key = f"{channel}:msg:{sender}:{msg_id}" if msg_id else f"{channel}:evt:{sender}:{created}:{kind}:{event}"
     return Inbound(
         channel=channel, user=sender, kind=kind,
         text=fields.get("Content", "") if kind == "text" else "",

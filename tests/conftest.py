@@ -77,9 +77,20 @@ def built(monkeypatch, clock) -> Iterator[list[Services]]:
         services.store.close()
 
 
+# The Official Account in plaintext mode with the same credentials (mp.mode = "plain"): with
+# a key set the default is safe mode, which refuses every plaintext POST.
+MP_PLAIN = {**MP_TEST, "mode": "plain"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "mp_plain: the services fixture's Official Account is in"
+                                       " plaintext mode (mp.mode = plain)")
+
+
 @pytest.fixture
-def services(make_services) -> Services:
-    return make_services(mp=MP_TEST, wecom=WECOM_TEST)
+def services(make_services, request: pytest.FixtureRequest) -> Services:
+    plain = request.node.get_closest_marker("mp_plain") is not None
+    return make_services(mp=MP_PLAIN if plain else MP_TEST, wecom=WECOM_TEST)
 
 
 @pytest.fixture

@@ -138,6 +138,7 @@ def test_head_is_a_url_check_never_a_message(app, services, clock):
     assert row_counts(services.config.store_path) == before
 
 
+@pytest.mark.mp_plain
 @pytest.mark.parametrize(("length", "body", "terminated", "status"), [
     ("abc", b"<xml/>", False, 400),           # a malformed Content-Length
     ("-5", b"<xml/>", False, 400),
@@ -153,6 +154,7 @@ def test_bodies_the_fast_route_refuses(app, services, clock, length, body, termi
     assert row_counts(services.config.store_path) == before
 
 
+@pytest.mark.mp_plain
 def test_a_de_chunked_body_is_read(app, services, clock):
     ts = int(clock.timestamp())
     body = text_xml("lihm", "帮助", 503, ts).encode()

@@ -98,7 +98,9 @@ def test_defaults_from_an_empty_file(tmp_path):
     cfg = load_config(write(tmp_path, ""), env={})
     for section, keys in SCHEMA.items():
         for key, (_kind, default) in keys.items():
-            assert cfg.get(f"{section}.{key}") == default, f"{section}.{key}"
+            if (section, key) != ("mp", "mode"):  # resolved at load, below
+                assert cfg.get(f"{section}.{key}") == default, f"{section}.{key}"
+    assert cfg.get("mp.mode") == "plain"  # no key: plaintext mode
     assert cfg.get("server.port") == 8080
     assert cfg.get("server.timezone") == "Asia/Shanghai"
     assert cfg.tz == ZoneInfo("Asia/Shanghai")
@@ -458,3 +460,15 @@ def test_backup_keep_below_one_is_refused_in_one_line(keep):
 def test_backup_keep_from_the_environment_is_checked_too():
     assert "backup.keep" in config_error({"sandbox": {"enabled": True}},
                                          env={"QINGFENG_BACKUP_KEEP": "0"})
+
+
+def test_mp_mode_defaults_and_mismatches(tmp_path):
+    base = '[mp]\nenabled = true\napp_id = "wx1"\n'
+    token = {"QINGFENG_MP_TOKEN": "t"}
+    keyed = {**token, "QINGFENG_MP_ENCODING_AES_KEY": "k" * 43}
+    assert load_config(write(tmp_path, base), env=keyed).get("mp.mode") == "safe"
+    assert load_config(write(tmp_path, base), env=token).get("mp.mode") == "plain"
+    with pytest.raises(ConfigError, match="mp.mode is safe but mp.encoding_aes_key is missing"):
+        load_config(write(tmp_path, base + 'mode = "safe"\n'), env=token)
+    with pytest.raises(ConfigError, match="mp.mode must be one of"):
+        load_config(write(tmp_path, base + 'mode = "aes"\n'), env=keyed)

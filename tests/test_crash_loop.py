@@ -189,7 +189,7 @@ def test_kill_9_during_a_checkin_burst_loses_and_doubles_nothing(tmp_path) -> No
     with sqlite3.connect(path) as conn:
         rows = conn.execute("SELECT member_id FROM checkins").fetchall()
         inbound = conn.execute("SELECT count(*), count(DISTINCT dedupe_key) FROM inbound"
-                               " WHERE dedupe_key LIKE 'wecom:msg:9%'").fetchone()
+                               " WHERE dedupe_key LIKE 'wecom:msg:%'").fetchone()
     assert len(rows) == BURST * LOOPS == len({r for (r,) in rows})  # each member once
     assert tuple(inbound) == (BURST * LOOPS, BURST * LOOPS)
     integrity(path)

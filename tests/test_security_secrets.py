@@ -22,7 +22,7 @@ from bot.store import members
 from tests.browser import serve
 from tests.console_helpers import make_account
 from tests.fakeapi import FakeWeChatAPI
-from tests.wechat import Platform, encrypted_request, plain_query, text_xml, wecom_request
+from tests.wechat import Platform, encrypted_request, text_xml, wecom_request
 
 APPID, CORPID = "wxsecrettest00001", "wwsecrettest00001"
 SECRETS = {
@@ -72,8 +72,8 @@ def test_a_full_run_logs_no_secret(run, api, caplog, capfd):
     with serve(app) as url:
         http = requests.Session()
         answers = [
-            http.post(f"{url}/wechat/mp?{plain_query(mp, now)}",
-                      data=text_xml("oLiHongmei", "打卡 学习了第三章", 1, now).encode()),
+            http.post(f"{url}/wechat/mp?{(p := encrypted_request(mp, text_xml('oLiHongmei', '打卡 学习了第三章', 1, now), now))[0]}",
+                      data=p[1].encode()),
             http.post(f"{url}/wechat/mp?{(q := encrypted_request(mp, text_xml('oX', '帮助', 2, now), now))[0]}",
                       data=q[1].encode()),
             http.post(f"{url}/wechat/wecom?{(w := wecom_request(wecom, text_xml('wangjg', '我的', 3, now), now))[0]}",

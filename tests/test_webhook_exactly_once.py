@@ -109,6 +109,23 @@ def test_a_new_message_is_not_a_redelivery(client, services, clock):
     assert row_counts(services.config.store_path)["inbound"] == 2
 
 
+def test_two_senders_with_one_msg_id_each_get_their_own_reply(client, services, clock):
+    # A MsgId is not unique across senders (nor across channels): the second member's message
+    # must be handled, never answered with the first member's remembered reply.
+    bind(services, "mp", "oWANG", 1, clock)
+    bind(services, "mp", "oLI", 2, clock)
+    ts = int(clock.timestamp())
+    replies = []
+    for sender in ("oWANG", "oLI"):
+        query, body = encrypted_request(MP, text_xml(sender, "打卡", 5201, ts), ts)
+        replies.append(reply_text(MP, client.post(f"/wechat/mp?{query}", data=body)
+                                  .get_data(as_text=True)))
+    assert replies[0].startswith("打卡成功！王建国")
+    assert replies[1].startswith("打卡成功！李红梅")
+    assert checkin_rows(services.config.store_path) == [(1, "2026-11-23", "mp"),
+                                                        (2, "2026-11-23", "mp")]
+
+
 def test_event_redelivery_is_keyed_on_sender_and_create_time(client, services, clock):
     bind(services, "mp", "oCLICK", 5, clock)
     ts = int(clock.timestamp())

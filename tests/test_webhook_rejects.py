@@ -10,7 +10,7 @@ import base64
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -145,6 +145,7 @@ def test_timestamp_outside_the_skew_is_403(client, services, clock, offset):
     })
 
 
+@pytest.mark.mp_plain
 def test_timestamp_at_the_skew_limit_is_accepted(client, services, clock):
     ts = int(clock.timestamp()) - 300
     answer = client.post(f"/wechat/mp?{plain_query(MP, ts)}", data=good_text(ts, 7100))
@@ -199,6 +200,7 @@ MALFORMED_BODIES: dict[str, Callable[[int], str | bytes]] = {
 }
 
 
+@pytest.mark.mp_plain
 @pytest.mark.parametrize("name", list(MALFORMED_BODIES))
 def test_malformed_xml_is_400_in_every_mode(client, services, clock, name):
     ts = int(clock.timestamp())
@@ -293,6 +295,7 @@ def test_missing_query_parameters_are_400(client, services, clock):
 # --- 413, 404 ------------------------------------------------------------------------------
 
 
+@pytest.mark.mp_plain
 def test_body_over_64_kb_is_413(client, services, clock):
     ts = int(clock.timestamp())
     padding = "<Pad>" + "x" * MAX_BODY_BYTES + "</Pad>"
@@ -341,6 +344,7 @@ FUZZ = settings(max_examples=100, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
+@pytest.mark.mp_plain
 @FUZZ
 @given(body=st.binary(max_size=400) | st.text(max_size=400).map(str.encode))
 def test_no_body_gives_a_5xx_in_plaintext_mode(client, services, clock, body):
@@ -367,3 +371,21 @@ def test_no_query_string_gives_a_5xx(client, services, clock, params, method, pa
                          data="<xml><Encrypt>abcd</Encrypt></xml>")
     assert answer.status_code in {400, 403}, params
     assert services.store.db.execute("SELECT count(*) FROM inbound").fetchone()[0] == 0
+
+
+# --- safe mode: a plaintext POST with a key configured ---------------------------------------
+
+
+def test_plaintext_post_with_a_key_configured_is_403(client, services, clock, caplog):
+    """The `signature` of a safe-mode callback (logged by every access log) covers only
+    token + timestamp + nonce: replaying it as a plaintext POST must not be handled."""
+    ts = int(clock.timestamp())
+    query, _ = encrypted_request(MP, good_text(ts), ts)
+    captured = urlencode({k: v for k, v in parse_qsl(query) if k in ("signature", "timestamp",
+                                                                      "nonce")})
+    with caplog.at_level("INFO"):
+        assert_refused(client, services, 403, {
+            "captured signature": ("POST", f"/wechat/mp?{captured}", good_text(ts, 7301)),
+            "plaintext query": ("POST", f"/wechat/mp?{plain_query(MP, ts)}", good_text(ts, 7302)),
+        })
+    assert "明文模式" in caplog.text

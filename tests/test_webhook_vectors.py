@@ -210,7 +210,7 @@ def test_decrypt_vector_is_accepted_and_its_twins_refused(make_services, vector)
     stored = services.store.db.execute("SELECT dedupe_key, reply FROM inbound").fetchall()
     assert len(stored) == 1 and stored[0][1] == reply["Content"] != ""
     if "MsgId" in inner:
-        assert stored[0][0] == f"{endpoint(vector)}:msg:{inner['MsgId']}"
+        assert stored[0][0] == f"{endpoint(vector)}:msg:{inner['FromUserName']}:{inner['MsgId']}"
     after = row_counts(services.config.store_path)
     assert after == {**before, "inbound": before["inbound"] + 1}
 
@@ -299,6 +299,7 @@ def test_mp_url_verification_echoes_echostr_unchanged(client, clock):
     assert answer.get_data(as_text=True) == echostr
 
 
+@pytest.mark.mp_plain
 def test_mp_plaintext_mode_answers_in_plain_xml(client, clock):
     ts = int(clock.timestamp())
     answer = client.post(f"/wechat/mp?{plain_query(MP, ts)}", data=text_xml("oPLAIN", "帮助", 31, ts))
@@ -452,6 +453,7 @@ def _note_xml(sender: str, note: str, msg_id: int, created: int) -> str:
             f"<MsgId>{msg_id}</MsgId></xml>")
 
 
+@pytest.mark.mp_plain
 def test_reply_escapes_cdata_terminator_in_a_note_plaintext_mode(client, services, clock):
     _bind_mp(services, clock, "oNOTE", 7)
     ts = int(clock.timestamp())
