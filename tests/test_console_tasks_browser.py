@@ -20,7 +20,7 @@ def test_create_a_task_and_see_it(live_server, new_page, services) -> None:
     page.get_by_label("标题").fill("学习《问责条例》并交流")
     page.get_by_label("内容（党员回复“任务”时看到）").fill("通读问责条例，党小组会上每人谈一点体会。")
     page.get_by_label("截止日期").fill("2026-11-27")
-    page.get_by_label("面向").select_option("group:综合处党小组")
+    page.get_by_label("面向").select_option("group:第一党支部/综合处党小组")
     page.get_by_role("button", name="添加任务").click()
 
     expect(page.locator(".flash.ok")).to_contain_text("学习《问责条例》并交流")
@@ -30,7 +30,7 @@ def test_create_a_task_and_see_it(live_server, new_page, services) -> None:
     expect(row).to_contain_text("0 / 2")
     (task,) = [t for t in store_tasks.month_tasks(services.store.db, "2026-11")
                if t.origin == "admin"]
-    assert task.audience == {"groups": ["综合处党小组"]} and task.due.isoformat() == "2026-11-27"
+    assert task.audience == {"groups": ["第一党支部/综合处党小组"]} and task.due.isoformat() == "2026-11-27"
 
 
 def test_a_bad_due_date_is_shown_on_the_form(live_server, new_page, services,
