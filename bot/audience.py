@@ -119,24 +119,28 @@ def ambiguity(name: str, refs: Sequence[str]) -> str:
     return f"有 {len(refs)} 个党小组叫“{name}”：{'、'.join(refs)}，请写明支部"
 
 
-def resolve_group(db: sqlite_utils.Database, text: str, *, keep_unknown: bool = False) -> str:
-    """The qualified reference of a group written "支部/党小组" or by its name alone (unique
-    among the active members' groups). AudienceError, in Chinese, when it names no group
-    (unless keep_unknown: then it is returned as written) or several."""
+def resolve_group(db: sqlite_utils.Database, text: str, *, within: str | None = None,
+                  keep_unknown: bool = False) -> str:
+    """The qualified reference of a group written "支部/党小组" or by its name alone: unique
+    among the groups the writer may address (`within` a secretary's branch, else every
+    branch's; active members' groups). AudienceError, in Chinese, when it names several
+    (naming them) or none (unless keep_unknown: then it is returned as written). Whether a
+    qualified group is inside `within` is the caller's scope check."""
     text = str(text).strip().replace("／", GROUP_SEPARATOR)
     if not text:
         raise AudienceError("党小组名称不能为空")
     branch, grp = split_group(text)
     if branch and store_members.list_groups(db, branch=branch, name=grp):
         return text
-    candidates = [group_ref(b, g) for b, g in store_members.list_groups(db, name=text)]
+    candidates = [group_ref(b, g) for b, g in store_members.list_groups(db, branch=within,
+                                                                        name=text)]
     if len(candidates) == 1:
         return candidates[0]
     if len(candidates) > 1:
         raise AudienceError(ambiguity(text, candidates))
     if keep_unknown:
         return text
-    raise AudienceError(_unknown_group(db, branch, grp))
+    raise AudienceError(_unknown_group(db, branch or within or "", grp if branch else text))
 
 
 def _unknown_group(db: sqlite_utils.Database, branch: str, grp: str) -> str:
@@ -156,12 +160,13 @@ def _some(names: Sequence[str]) -> str:
 
 
 def resolve(db: sqlite_utils.Database, audience: Mapping[str, Any], *,
-            keep_unknown: bool = False) -> dict[str, Any]:
+            within: str | None = None, keep_unknown: bool = False) -> dict[str, Any]:
     """The audience with every group in the qualified form (see resolve_group)."""
     resolved = dict(audience)
     if isinstance(audience.get("groups"), list):
         resolved["groups"] = list(dict.fromkeys(
-            resolve_group(db, g, keep_unknown=keep_unknown) for g in audience["groups"]))
+            resolve_group(db, g, within=within, keep_unknown=keep_unknown)
+            for g in audience["groups"]))
     return resolved
 
 

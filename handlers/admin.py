@@ -172,7 +172,9 @@ def _audience(ctx: Context, who: str) -> dict | str:
 
 def _targets(ctx: Context, who: str) -> tuple[str, str] | str:
     """("branches", 支部) or ("groups", "支部/党小组") for what the admin wrote, or why not.
-    A group is "第一党支部/第一党小组" or a name (or a part of one) that only one group has."""
+    A group is "第一党支部/第一党小组" or a name (or a part of one) that only one group has
+    (for a secretary: only one group of their branch)."""
+    assert ctx.member is not None
     everyone = store_members.list_members(ctx.db, active_only=True)
     written = who.replace("／", audiences.GROUP_SEPARATOR)
     if audiences.GROUP_SEPARATOR in written:
@@ -182,6 +184,9 @@ def _targets(ctx: Context, who: str) -> tuple[str, str] | str:
             return f"{exc}。"
     branches = sorted({m.branch for m in everyone if _names_match(who, m.branch)})
     groups = sorted({(m.branch, m.grp) for m in everyone if m.grp and _names_match(who, m.grp)})
+    if ctx.member.role == "secretary" and any(b == ctx.member.branch for b, _g in groups):
+        # A secretary's 「第一党小组」 is their own branch's, whatever other branches call theirs.
+        groups = [(b, g) for b, g in groups if b == ctx.member.branch]
     found = [("branches", b) for b in branches]
     found += [("groups", audiences.group_ref(b, g)) for b, g in groups]
     if not found:

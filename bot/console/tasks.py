@@ -148,7 +148,7 @@ def _audience_value(audience: dict[str, Any]) -> str:
 
 
 def _parse_audience(value: str, scope: str | None) -> dict[str, Any]:
-    value = _qualified(value)
+    value = _qualified(value, scope)
     if value not in {v for v, _ in _audience_choices(scope)}:
         raise store_tasks.TaskError("请从列表中选择任务面向的对象。")
     if value == "all":
@@ -157,14 +157,15 @@ def _parse_audience(value: str, scope: str | None) -> dict[str, Any]:
     return {"branches": [name]} if kind == "branch" else {"groups": [name]}
 
 
-def _qualified(value: str) -> str:
+def _qualified(value: str, scope: str | None) -> str:
     """"group:第一党小组" (a form from before groups had their branch) as
-    "group:第一党支部/第一党小组" when one branch has it; several: the candidates, refused."""
+    "group:第一党支部/第一党小组": for a secretary the group of that name in their branch;
+    for an admin the one group of that name, or refused naming the candidates."""
     kind, _, name = value.partition(":")
     if kind != "group" or audiences.GROUP_SEPARATOR in name:
         return value
     try:
-        return f"group:{audiences.resolve_group(db(), name)}"
+        return f"group:{audiences.resolve_group(db(), name, within=scope)}"
     except audiences.AudienceError as exc:
         raise store_tasks.TaskError(f"{exc}。") from None
 
