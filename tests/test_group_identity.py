@@ -425,8 +425,8 @@ def test_the_roster_reads_the_group_column_within_the_rows_branch(services):
 
 # --- the upgrade: audiences stored with a bare group name --------------------------------------
 
-GROUPS_MIGRATION = next(i for i, script in enumerate(MIGRATIONS)
-                        if "json_each(schedules.audience, '$.groups')" in script)
+GROUPS_MIGRATION = next((i for i, script in enumerate(MIGRATIONS)
+                         if "json_each(schedules.audience, '$.groups')" in script), len(MIGRATIONS))
 
 
 def database_before_groups_had_a_branch(path: Path) -> None:
