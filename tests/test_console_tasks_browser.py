@@ -60,3 +60,24 @@ def test_task_pages_render_at_phone_and_desktop_widths(live_server, new_page, se
     expect(page.locator("#branch-chart svg rect.bar")).to_have_count(2)
     page.goto(f"{live_server}/admin/tasks/new")
     check_layout(page, width, "新建", "#task-form")
+
+
+@DEVICES
+def test_a_secretary_schedules_for_a_group_of_their_branch(live_server, new_page, services,
+                                                          device) -> None:
+    """The schedule form offers a secretary their branch or its groups, each named with the
+    branch; the live preview counts that group only."""
+    page = open_console(new_page, services, live_server, device, name="shuji1",
+                        role="secretary", branch="第一党支部")
+    page.goto(f"{live_server}/admin/schedules/new")
+    page.get_by_label("日期和时间").fill("2026-11-30T10:00")
+    page.get_by_label("发送对象").select_option("groups")
+    page.get_by_label("第一党支部 · 综合处党小组").check()
+    expect(page.get_by_label("第二党支部 · 业务一处党小组")).to_have_count(0)
+    page.get_by_label("文字（最多 600 字）").fill("周一上午小组学习")
+    expect(page.locator("#preview-audience")).to_have_text("第一党支部 · 综合处党小组")
+    expect(page.locator("#preview-size")).to_have_text("2")
+    check_layout(page, device["viewport"]["width"], "新建定时消息", "#schedule-form")
+    page.get_by_role("button", name="创建").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("定时消息 #")
+    expect(page.locator("main")).to_contain_text("第一党支部 · 综合处党小组")
