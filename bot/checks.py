@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date
 
+import sqlite_utils
+
+from bot.audience import stored_problems
 from bot.config import Config
 from bot.holidays import Calendar, HolidayConfigError
 from bot.library import ContentError, load_library
@@ -26,7 +30,25 @@ def config_warnings(config: Config, today: date) -> list[str]:
         warnings.append("公众号未设置 QINGFENG_MP_APP_SECRET：只能被动回复，无法主动推送")
     if config.get("wecom.enabled") and not config.get("wecom.secret"):
         warnings.append("企业微信未设置 QINGFENG_WECOM_SECRET：只能被动回复，无法主动推送")
-    return warnings
+    return warnings + stored_audience_problems(config)
+
+
+def stored_audience_problems(config: Config) -> list[str]:
+    """Schedules and tasks that name a group several branches have by its name alone
+    (bot.audience.stored_problems), read from the database without changing it."""
+    path = config.store_path
+    if not path.is_file():
+        return []
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return []
+    try:
+        return stored_problems(sqlite_utils.Database(conn))
+    except sqlite3.Error:
+        return []  # not created by `init` yet: nothing stored to warn about
+    finally:
+        conn.close()
 
 
 def content_problems(config: Config) -> list[str]:

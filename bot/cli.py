@@ -121,6 +121,10 @@ def init(ctx: Ctx, no_demo: bool) -> None:
     click.echo(f"数据库已就绪：{ctx.services.store.path}（结构版本 {report.schema_version}）")
     if report.demo_members_added:
         click.echo(f"已添加 {report.demo_members_added} 名演示成员（标记为「演示」，导入真实名册后可停用）。")
+    from bot.audience import stored_problems
+
+    for line in stored_problems(ctx.services.store.db):  # same-named groups of two branches
+        click.echo(f"注意：{line}")
 
 
 @cli.command()

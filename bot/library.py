@@ -113,9 +113,12 @@ class TaskSpec:
     due: dt.date
     required: bool
     kind: str  # one of TASK_KINDS
-    # {"all": True} or {"branches": [...]} / {"groups": [...]} / {"members": [...]}.
+    # {"all": True} or {"branches": [...]} / {"groups": [...]} / {"members": [...]}; a group
+    # is "支部/党小组", or its name alone when only one branch has a group of that name (the
+    # roster decides: bot.tasks resolves it when the file is synced or imported).
     # Excluded from the hash so a TaskSpec stays hashable despite the dict.
     audience: dict[str, Any] = field(hash=False)
+    file: Path | None = field(default=None, compare=False, hash=False)  # for errors at sync
 
 
 @dataclass(frozen=True)
@@ -593,6 +596,7 @@ def _parse_task(table: _Table, month: str, first_day: dt.date, seen: dict[str, P
         required=table.flag("required"),
         kind=table.choice("kind", TASK_KINDS),
         audience=_task_audience(table),
+        file=table.file,
     )
 
 
@@ -649,7 +653,17 @@ def _task_audience(table: _Table) -> dict[str, Any]:
         table.fail("audience", f"{key}: {exc.problem}")
     if not names:
         table.fail("audience", f"{key} is empty")
+    if key == "groups":
+        for name in names:
+            _check_group_name(table, name)
     return {key: list(names)}
+
+
+def _check_group_name(table: _Table, name: str) -> None:
+    """ "支部/党小组" needs both halves; whether the group exists is the roster's to say."""
+    branch, separator, grp = name.partition("/")
+    if separator and not (branch.strip() and grp.strip()):
+        table.fail("audience", f'groups: {name!r} should be "支部/党小组", e.g. "第一党支部/第一党小组"')
 
 
 # --------------------------------------------------------------------------------------------

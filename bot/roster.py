@@ -278,6 +278,10 @@ def _check_row(number: int, raw: dict[str, str]) -> tuple[list[str], RosterRow]:
         problems.append("姓名太长")
     if not branch:
         problems.append("缺少支部")
+    elif "/" in branch or "／" in branch:
+        # "支部/党小组" names a group (bot/audience.py), so a branch's own name cannot hold "/".
+        problems.append(f"支部名称「{branch}」不能含有“/”")
+    grp = _group_cell(raw.get("grp", ""), branch, problems)
     if phone and not PHONE.match(phone):
         problems.append(f"手机号 {raw.get('phone')} 格式不对")
     if wecom and not WECOM_ID.match(wecom):
@@ -286,8 +290,20 @@ def _check_row(number: int, raw: dict[str, str]) -> tuple[list[str], RosterRow]:
     if role is None:
         known = "、".join(members.ROLES.values())
         problems.append(f"角色「{role_text}」无法识别（可填：{known}）")
-    row = RosterRow(number, name, branch, raw.get("grp", ""), phone, wecom, role or "member")
+    row = RosterRow(number, name, branch, grp, phone, wecom, role or "member")
     return problems, row
+
+
+def _group_cell(cell: str, branch: str, problems: list[str]) -> str:
+    """The 党小组 column is the group's name within the row's branch; "本支部/党小组" (as
+    audiences write a group) is read as that name. Other cells are names as written: a group
+    name may hold "/" itself (办公室/人事处党小组)."""
+    prefix, separator, grp = cell.partition("/")
+    if not separator or not branch or prefix != branch:
+        return cell
+    if not grp.strip():
+        problems.append(f"党小组「{cell}」缺少小组名称")
+    return grp.strip()
 
 
 def import_rows(store: Store, check: RosterCheck, *, actor: str, now: datetime) -> ImportResult:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from bot.library import TaskSpec, load_tasks
+from bot import audience as audiences
+from bot.library import ContentError, TaskSpec, load_tasks
 from bot.store import Store, audit
 from bot.store import tasks as store_tasks
 
@@ -55,8 +56,8 @@ def sync_tasks(db: sqlite_utils.Database, specs: tuple[TaskSpec, ...],
 
 def upsert_spec(db: sqlite_utils.Database, spec: TaskSpec, *, origin: str, now: datetime) -> str:
     """Insert or update one task by its slug: "added", "updated" or "same"."""
-    values = _values(spec, origin)
     existing = store_tasks.by_slug(db, spec.id)
+    values = _values(spec, origin, _audience(db, spec, existing))
     if existing is None:
         position = store_tasks.next_position(db, spec.month)
         db.execute(
@@ -77,11 +78,48 @@ def upsert_spec(db: sqlite_utils.Database, spec: TaskSpec, *, origin: str, now: 
     return "updated"
 
 
-def _values(spec: TaskSpec, origin: str) -> dict[str, object]:
+def _audience(db: sqlite_utils.Database, spec: TaskSpec,
+              existing: store_tasks.Task | None) -> dict[str, object]:
+    """The file's audience with each group as "支部/党小组" (bot.audience.resolve_group).
+
+    A group nobody is in yet stays as written (a first `init` runs before the roster is
+    imported; the next one resolves it). A bare name that several branches now share keeps
+    the branch it was stored with before, so a roster import never stops the next start;
+    a new one is a ContentError naming the candidates.
+    """
+    names = spec.audience.get("groups")
+    if not names:
+        return spec.audience
+    earlier = _earlier_groups(existing)
+    groups = []
+    for name in names:
+        try:
+            groups.append(audiences.resolve_group(db, name, keep_unknown=True))
+        except audiences.AudienceError as exc:
+            if name not in earlier:
+                raise ContentError(spec.file or Path("content/tasks") / f"{spec.month}.toml",
+                                   spec.id, "audience", str(exc), entry_kind="task") from None
+            groups.append(earlier[name])
+    return {**spec.audience, "groups": list(dict.fromkeys(groups))}
+
+
+def _earlier_groups(existing: store_tasks.Task | None) -> dict[str, str]:
+    """bare name -> the one "支部/党小组" the stored task had for it."""
+    if existing is None:
+        return {}
+    found: dict[str, list[str]] = {}
+    for ref in existing.audience.get("groups", ()):
+        branch, grp = audiences.split_group(str(ref))
+        if branch:
+            found.setdefault(grp, []).append(str(ref))
+    return {grp: refs[0] for grp, refs in found.items() if len(refs) == 1}
+
+
+def _values(spec: TaskSpec, origin: str, audience: dict[str, object]) -> dict[str, object]:
     return {"title": spec.title, "detail": spec.detail, "link": spec.link or "",
             "readings": json.dumps(list(spec.readings), ensure_ascii=False),
             "due": spec.due.isoformat(), "required": int(spec.required), "kind": spec.kind,
-            "audience": json.dumps(spec.audience, ensure_ascii=False, sort_keys=True),
+            "audience": json.dumps(audience, ensure_ascii=False, sort_keys=True),
             "origin": origin}
 
 

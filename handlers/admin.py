@@ -21,7 +21,7 @@ from handlers.router import router
 PENDING_TTL_S = 600
 MAX_TEXT = 600
 FORMAT_HELP = ("格式：定时 月-日 时:分 对象 内容\n例如：定时 12-01 08:00 第一党支部 请于本周五前完成第三章学习\n"
-               "对象可以是「全体」、支部名或党小组名。")
+               "对象可以是「全体」、支部名或党小组名（同名党小组写成「第一党支部/第一党小组」）。")
 EVERYONE_WORDS = {"全体", "全体党员", "所有人", "全部", "大家"}
 
 
@@ -160,21 +160,46 @@ def _audience(ctx: Context, who: str) -> dict | str:
     if who in EVERYONE_WORDS:
         audience: dict = {"all": True}
     else:
-        everyone = store_members.list_members(ctx.db, active_only=True)
-        branches = sorted({m.branch for m in everyone if _names_match(who, m.branch)})
-        groups = sorted({m.grp for m in everyone if m.grp and _names_match(who, m.grp)})
-        found = [("branches", b) for b in branches] + [("groups", g) for g in groups]
-        if not found:
-            known = "、".join(sorted({m.branch for m in everyone}))
-            return f"没有找到「{who}」。可以写「全体」或支部名（{known}）或党小组名。"
-        if len(found) > 1:
-            names = "、".join(name for _key, name in found)
-            return f"「{who}」可能指：{names}。请写出完整名称。"
-        key, name = found[0]
+        found = _targets(ctx, who)
+        if isinstance(found, str):
+            return found
+        key, name = found
         audience = {key: [name]}
     if not _may_send_to(ctx, audience):
         return f"支部书记只能给本支部（{ctx.member.branch}）发送定时消息。"
     return audience
+
+
+def _targets(ctx: Context, who: str) -> tuple[str, str] | str:
+    """("branches", 支部) or ("groups", "支部/党小组") for what the admin wrote, or why not.
+    A group is "第一党支部/第一党小组" or a name (or a part of one) that only one group has
+    (for a secretary: only one group of their branch)."""
+    assert ctx.member is not None
+    everyone = store_members.list_members(ctx.db, active_only=True)
+    written = who.replace("／", audiences.GROUP_SEPARATOR)
+    if audiences.GROUP_SEPARATOR in written:
+        try:
+            return "groups", audiences.resolve_group(ctx.db, written)
+        except audiences.AudienceError as exc:
+            return f"{exc}。"
+    branches = sorted({m.branch for m in everyone if _names_match(who, m.branch)})
+    groups = sorted({(m.branch, m.grp) for m in everyone if m.grp and _names_match(who, m.grp)})
+    if ctx.member.role == "secretary" and any(b == ctx.member.branch for b, _g in groups):
+        # A secretary's 「第一党小组」 is their own branch's, whatever other branches call theirs.
+        groups = [(b, g) for b, g in groups if b == ctx.member.branch]
+    found = [("branches", b) for b in branches]
+    found += [("groups", audiences.group_ref(b, g)) for b, g in groups]
+    if not found:
+        known = "、".join(sorted({m.branch for m in everyone}))
+        return f"没有找到「{who}」。可以写「全体」或支部名（{known}）或党小组名。"
+    if len(found) > 1:
+        if not branches and len({g for _b, g in groups}) == 1:  # one name, several branches
+            return audiences.ambiguity(groups[0][1], [ref for _key, ref in found]) + \
+                f"，例如「{found[0][1]}」。"
+        names = "、".join(audiences.group_label(name) for _key, name in found)
+        hint = "（党小组写成「支部/党小组」）" if groups else ""
+        return f"「{who}」可能指：{names}。请写出完整名称{hint}。"
+    return found[0]
 
 
 def _may_send_to(ctx: Context, audience: dict) -> bool:

@@ -33,12 +33,15 @@ class Preview:
 
 
 def validate(services: Services, *, kind: str, spec: dict[str, Any], workdays_only: bool,
-             audience: dict[str, Any], content: dict[str, Any]) -> None:
+             audience: dict[str, Any], content: dict[str, Any]) -> dict[str, Any]:
+    """Raise ScheduleError (Chinese) unless the schedule can be made; return its audience as
+    it is to be stored: each group with its branch ("第一党支部/第一党小组"), a bare name
+    only when one branch has a group of that name."""
     if kind not in KINDS:
         raise ScheduleError(f"不支持的类型 {kind}（可选：{'、'.join(KINDS)}）")
     try:
         trigger_for(kind, spec, services.clock.tz)
-        audiences.validate(audience)
+        audience = audiences.resolve(services.store.db, audiences.validate(audience))
     except (SpecError, audiences.AudienceError) as exc:
         raise ScheduleError(str(exc)) from None
     if not audiences.members_of(services.store.db, audience):
@@ -58,6 +61,7 @@ def validate(services: Services, *, kind: str, spec: dict[str, Any], workdays_on
     if "reminder" in content and not services.store.db.execute(
             "SELECT 1 FROM reminders WHERE id = ?", [content["reminder"]]).fetchone():
         raise ScheduleError(f"没有编号为「{content['reminder']}」的廉洁提醒")
+    return audience
 
 
 def _check_robots(services: Services, audience: dict[str, Any]) -> None:
@@ -71,8 +75,8 @@ def _check_robots(services: Services, audience: dict[str, Any]) -> None:
 
 def preview(services: Services, *, kind: str, spec: dict[str, Any], workdays_only: bool,
             audience: dict[str, Any], content: dict[str, Any], count: int = 5) -> Preview:
-    validate(services, kind=kind, spec=spec, workdays_only=workdays_only, audience=audience,
-             content=content)
+    audience = validate(services, kind=kind, spec=spec, workdays_only=workdays_only,
+                        audience=audience, content=content)
     members = audiences.members_of(services.store.db, audience)
     now = services.clock.now()
     workdays = holiday_calendar(services).is_workday if workdays_only else None
@@ -92,8 +96,8 @@ def _sample_text(services: Services, content: dict[str, Any], fire: datetime, br
 
 def create(services: Services, *, kind: str, spec: dict[str, Any], workdays_only: bool,
            audience: dict[str, Any], content: dict[str, Any], actor: str) -> int:
-    validate(services, kind=kind, spec=spec, workdays_only=workdays_only, audience=audience,
-             content=content)
+    audience = validate(services, kind=kind, spec=spec, workdays_only=workdays_only,
+                        audience=audience, content=content)
     now = services.clock.now()
     upcoming = next_fires(trigger_for(kind, spec, services.clock.tz), now, 1)
     if not upcoming:

@@ -197,11 +197,11 @@ def test_the_branch_secretary_targets_only_his_own_branch(services):
         assert say(services, WANG_JIANGUO, "确认").startswith("没有待确认的定时消息")
     assert "对象：第一党支部（4 人）" in say(services, WANG_JIANGUO,
                                           f"定时 12-01 08:00 第一党支部 {STUDY}")
-    assert "对象：综合处党小组（2 人）" in say(services, WANG_JIANGUO,
+    assert "对象：第一党支部 · 综合处党小组（2 人）" in say(services, WANG_JIANGUO,
                                            f"定时 12-01 08:00 综合处党小组 {STUDY}")
     assert say(services, WANG_JIANGUO, "确认").startswith("已创建定时消息 1")
     [created] = schedules(services)
-    assert created.audience == {"groups": ["综合处党小组"]}
+    assert created.audience == {"groups": ["第一党支部/综合处党小组"]}
     assert created.created_by == "chat:王建国"
 
 

@@ -77,7 +77,7 @@ def test_create_a_schedule_with_a_live_preview_and_see_it_fire(live_server: str,
     page.goto(f"{live_server}/admin/schedules/new")
     page.get_by_label("日期和时间").fill("2026-11-23T09:10")
     page.get_by_label("发送对象").select_option("branches")
-    page.get_by_label("第一党支部").check()
+    page.get_by_label("第一党支部", exact=True).check()  # not 「第一党支部 · …党小组」
     page.get_by_label("文字（最多 600 字）").fill("九点十分：支部学习开始")
     expect(page.locator("#preview-audience")).to_have_text("第一党支部")
     expect(page.locator("#preview-size")).to_have_text("4")

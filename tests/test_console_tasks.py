@@ -224,7 +224,7 @@ def test_secretary_creates_for_their_branch_only(services, secretary) -> None:
                         data=form(secretary, audience="group:综合处党小组"))
     assert ok.status_code == 302
     (task,) = admin_tasks(services)
-    assert task.audience == {"groups": ["综合处党小组"]}
+    assert task.audience == {"groups": ["第一党支部/综合处党小组"]}
     edit = secretary.post(f"/admin/tasks/{task.id}/edit",
                           data=form(secretary, audience="branch:第一党支部", title="改后"))
     assert edit.status_code == 302

@@ -94,7 +94,7 @@ def test_add_each_kind_shows_audience_size_next_five_fires_and_the_text(run, db)
                  "--text", "本周学习小结").output
     assert weekly.splitlines()[:3] == [
         "已创建定时消息 3：每周一、周五 17:00",
-        "发送对象：综合处党小组（2 人）",
+        "发送对象：第一党支部 · 综合处党小组（2 人）",
         "接下来的发送时间：2026-11-23 17:00、2026-11-27 17:00、2026-11-30 17:00、"
         "2026-12-04 17:00、2026-12-07 17:00",
     ]

@@ -100,7 +100,7 @@ def test_add_then_edit_then_remove(run, built):
 def test_add_in_another_month_with_a_group_and_a_member(run, built):
     out = run("tasks", "add", "--month", "2027-01", "--title", "元旦廉洁提醒学习",
               "--due", "2027-01-10", "--group", "财务处党小组", "--member", "5").output
-    assert out == "已添加 2027-01 第 1 项：元旦廉洁提醒学习（01-10 截止，财务处党小组、1 名指定党员）\n"
+    assert out == "已添加 2027-01 第 1 项：元旦廉洁提醒学习（01-10 截止，第一党支部 · 财务处党小组、1 名指定党员）\n"
 
 
 @pytest.mark.parametrize("args, message", [

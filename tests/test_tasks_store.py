@@ -90,7 +90,7 @@ def test_sync_reports_added_updated_and_removed(make_services):
                                                          include_removed=True)}
     assert stored["b"].title == "改过的标题" and stored["b"].position == 2
     assert stored["b"].due == date(2027, 3, 28)
-    assert stored["b"].audience == {"groups": ["财务处党小组"]}
+    assert stored["b"].audience == {"groups": ["第一党支部/财务处党小组"]}  # with its branch
     assert stored["c"].removed and stored["c"].position == 3
 
 

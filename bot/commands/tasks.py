@@ -43,7 +43,9 @@ def _audience_options(command: Any) -> Any:
     for option in reversed((
         click.option("--all", "to_all", is_flag=True, help="Every member (the default for add)."),
         click.option("--branch", multiple=True, help="A branch (支部); repeatable."),
-        click.option("--group", "groups", multiple=True, help="A group (党小组); repeatable."),
+        click.option("--group", "groups", multiple=True,
+                     help="A group (党小组) as 支部/党小组, or its name if only one branch has it;"
+                          " repeatable."),
         click.option("--member", "member_ids", multiple=True, type=int,
                      help="A member id; repeatable."),
         click.option("--role", multiple=True, type=click.Choice(ROLE_CHOICES),
@@ -64,9 +66,14 @@ def _audience(ctx: Ctx, to_all: bool, branch: tuple[str, ...], groups: tuple[str
             chosen[key] = list(dict.fromkeys(values))
     if not chosen:
         return None
-    roster = members.list_members(ctx.services.store.db)
-    for key, attr, label in (("branches", "branch", "支部"), ("groups", "grp", "党小组"),
-                             ("members", "id", "党员编号")):
+    db = ctx.services.store.db
+    try:
+        # "支部/党小组", or a name only one branch's group has (else the candidates are named).
+        chosen = audiences.resolve(db, chosen)
+    except audiences.AudienceError as exc:
+        raise click.ClickException(f"{exc}。") from None
+    roster = members.list_members(db)
+    for key, attr, label in (("branches", "branch", "支部"), ("members", "id", "党员编号")):
         known = {getattr(m, attr) for m in roster}
         unknown = [str(v) for v in chosen.get(key, ()) if v not in known]
         if unknown:

@@ -116,12 +116,10 @@ class Upcoming:
 
 
 def schedule_branch(audience: dict) -> str | None:
-    """The one branch a schedule is for when its audience is exactly one branch, else None
-    (a schedule for everyone, several branches, groups or named members is an admin's)."""
-    branches = audience.get("branches") or []
-    if set(audience) == {"branches"} and len(branches) == 1:
-        return str(branches[0])
-    return None
+    """The one branch a schedule is for when its audience is exactly one branch or groups of
+    that one branch ("支部/党小组"), else None (a schedule for everyone, several branches,
+    bare group names or named members is an admin's): bot.audience.branch_of."""
+    return audiences.branch_of(audience)
 
 
 def visible_schedule(audience: dict, scope: str | None) -> bool:

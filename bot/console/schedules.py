@@ -19,6 +19,7 @@ from bot.console import schedule_form
 from bot.console.base import actor, branch_scope, db, require_branch, route, services
 from bot.console.dashboard_data import schedule_branch, visible_schedule
 from bot.store import audit
+from bot.store import members as store_members
 from bot.store import schedules as store_schedules
 from schedules import admin
 from schedules.jobs import describe_content
@@ -31,9 +32,9 @@ def _options() -> dict[str, Any]:
     return {
         "branches": [r[0] for r in db().execute(
             f"SELECT DISTINCT branch FROM members{where} ORDER BY branch", params)],
-        "groups": [r[0] for r in db().execute(
-            f"SELECT DISTINCT grp FROM members{where}{' AND' if where else ' WHERE'} grp != ''"
-            " ORDER BY grp", params)],
+        # (value, label): "第一党支部/第一党小组", shown 「第一党支部 · 第一党小组」.
+        "groups": [(ref, audiences.group_label(ref)) for ref in
+                   (audiences.group_ref(b, g) for b, g in store_members.list_groups(db(), branch=scope))],
         "reminders": list(db().query("SELECT id, title FROM reminders ORDER BY id")),
         "kinds": admin.KIND_NAMES, "weekdays": schedule_form.WEEKDAY_LABELS,
         "scope": scope,
@@ -161,7 +162,7 @@ def schedules_update(schedule_id: int) -> ResponseReturnValue:
 
 def _update(s: store_schedules.Schedule, definition: schedule_form.Definition) -> None:
     svc = services()
-    admin.validate(svc, **definition.as_kwargs())
+    audience = admin.validate(svc, **definition.as_kwargs())
     now = svc.clock.now()
     trigger = trigger_for(definition.kind, definition.spec, svc.clock.tz)
     if not next_fires(trigger, now, 1):
@@ -176,11 +177,11 @@ def _update(s: store_schedules.Schedule, definition: schedule_form.Definition) -
             "UPDATE schedules SET kind = ?, spec = ?, workdays_only = ?, audience = ?,"
             " content = ?, last_fire_at = ? WHERE id = ?",
             [definition.kind, json.dumps(definition.spec, ensure_ascii=False),
-             int(definition.workdays_only), json.dumps(definition.audience, ensure_ascii=False),
+             int(definition.workdays_only), json.dumps(audience, ensure_ascii=False),
              json.dumps(definition.content, ensure_ascii=False), now.isoformat(), s.id])
         audit.record(tx, actor=actor(), action="schedule edit",
                      detail=f"#{s.id} {definition.kind} {definition.spec} -> "
-                            f"{audiences.describe(definition.audience)}: "
+                            f"{audiences.describe(audience)}: "
                             f"{describe_content(definition.content)[:80]}", at=now)
 
 

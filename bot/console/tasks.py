@@ -121,28 +121,21 @@ def _group_rows(report: reports.MonthReport) -> list[dict[str, Any]]:
 
 # --- who may change what ----------------------------------------------------------------------
 
-def _groups_of(branch: str) -> set[str]:
-    return {m.grp for m in _branch_members(branch) if m.grp}
-
-
 def _owned(audience: dict[str, Any], branch: str) -> bool:
-    """A task addressed only to this branch, or only to groups inside it."""
-    if set(audience) == {"branches"}:
-        return audience["branches"] == [branch]
-    if set(audience) == {"groups"}:
-        return set(audience["groups"]) <= _groups_of(branch)
-    return False
+    """A task addressed only to this branch, or only to groups of it written with the branch
+    ("第一党支部/第一党小组": a bare name may be another branch's group too)."""
+    return audiences.branch_of(audience) == branch
 
 
 def _audience_choices(scope: str | None) -> list[tuple[str, str]]:
-    """(value, label) for the audience select: everyone, a branch, a group."""
+    """(value, label) for the audience select: everyone, a branch, a group
+    ("group:第一党支部/第一党小组", shown 「第一党支部 · 第一党小组」)."""
     people = store_members.list_members(db(), active_only=True)
     branches = sorted({m.branch for m in people if scope is None or m.branch == scope})
-    groups = sorted({(m.branch, m.grp) for m in people
-                     if m.grp and (scope is None or m.branch == scope)})
+    groups = [audiences.group_ref(b, g) for b, g in store_members.list_groups(db(), branch=scope)]
     choices = [] if scope else [("all", "全体党员")]
     choices += [(f"branch:{b}", b) for b in branches]
-    choices += [(f"group:{g}", f"{b} · {g}") for b, g in groups]
+    choices += [(f"group:{ref}", audiences.group_label(ref)) for ref in groups]
     return choices
 
 
@@ -157,12 +150,26 @@ def _audience_value(audience: dict[str, Any]) -> str:
 
 
 def _parse_audience(value: str, scope: str | None) -> dict[str, Any]:
+    value = _qualified(value, scope)
     if value not in {v for v, _ in _audience_choices(scope)}:
         raise store_tasks.TaskError("请从列表中选择任务面向的对象。")
     if value == "all":
         return {"all": True}
     kind, _, name = value.partition(":")
     return {"branches": [name]} if kind == "branch" else {"groups": [name]}
+
+
+def _qualified(value: str, scope: str | None) -> str:
+    """"group:第一党小组" (a form from before groups had their branch) as
+    "group:第一党支部/第一党小组": for a secretary the group of that name in their branch;
+    for an admin the one group of that name, or refused naming the candidates."""
+    kind, _, name = value.partition(":")
+    if kind != "group" or audiences.GROUP_SEPARATOR in name:
+        return value
+    try:
+        return f"group:{audiences.resolve_group(db(), name, within=scope)}"
+    except audiences.AudienceError as exc:
+        raise store_tasks.TaskError(f"{exc}。") from None
 
 
 # --- create and edit --------------------------------------------------------------------------

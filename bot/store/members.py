@@ -103,6 +103,21 @@ def list_members(db: sqlite_utils.Database, *, branch: str | None = None,
     return [_member(row) for row in db.execute(sql + " ORDER BY m.branch, m.grp, m.id", params)]
 
 
+def list_groups(db: sqlite_utils.Database, *, branch: str | None = None,
+                name: str | None = None) -> list[tuple[str, str]]:
+    """(branch, group) of the groups active members are in, sorted: a group is known by its
+    branch and its name together, since two branches may each have a 「第一党小组」."""
+    sql = "SELECT DISTINCT branch, grp FROM members WHERE active = 1 AND grp != ''"
+    params: list[object] = []
+    if branch is not None:
+        sql += " AND branch = ?"
+        params.append(branch)
+    if name is not None:
+        sql += " AND grp = ?"
+        params.append(name)
+    return [(b, g) for b, g in db.execute(sql + " ORDER BY branch, grp", params)]
+
+
 def count_members(db: sqlite_utils.Database) -> int:
     return int(db.execute("SELECT count(*) FROM members").fetchone()[0])
 

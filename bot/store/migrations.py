@@ -319,6 +319,31 @@ MIGRATIONS: list[str] = [
     DROP TABLE inbound;
     ALTER TABLE inbound_new RENAME TO inbound;
     """,
+    # 9: a group belongs to its branch (bot/audience.py): every group an audience names by its
+    # name alone becomes "支部/党小组" when the active members' groups of that name are all in
+    # one branch. Names several branches share, or nobody's, stay as written (they keep their
+    # old meaning; `config check` and `init` name the ambiguous ones). Schedules and tasks
+    # only: a broadcast's audience was expanded when it was made.
+    """
+    UPDATE schedules SET audience = json_set(audience, '$.groups', json((
+        SELECT json_group_array(CASE
+            WHEN (SELECT count(DISTINCT m.branch) FROM members m
+                  WHERE m.grp = g.value AND m.active = 1) = 1
+            THEN (SELECT m.branch FROM members m WHERE m.grp = g.value AND m.active = 1
+                  LIMIT 1) || '/' || g.value
+            ELSE g.value END)
+        FROM json_each(schedules.audience, '$.groups') AS g)))
+    WHERE json_valid(audience) AND json_type(audience, '$.groups') = 'array';
+    UPDATE tasks SET audience = json_set(audience, '$.groups', json((
+        SELECT json_group_array(CASE
+            WHEN (SELECT count(DISTINCT m.branch) FROM members m
+                  WHERE m.grp = g.value AND m.active = 1) = 1
+            THEN (SELECT m.branch FROM members m WHERE m.grp = g.value AND m.active = 1
+                  LIMIT 1) || '/' || g.value
+            ELSE g.value END)
+        FROM json_each(tasks.audience, '$.groups') AS g)))
+    WHERE json_valid(audience) AND json_type(audience, '$.groups') = 'array';
+    """,
 ]
 
 

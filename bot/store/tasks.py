@@ -195,6 +195,13 @@ def _check_audience(db: sqlite_utils.Database, month: str, value: Any) -> str:
         checked = audiences.validate(value if isinstance(value, Mapping) else {})
     except audiences.AudienceError:
         raise TaskError("请说明任务面向谁：全体党员、某个支部、党小组、角色或指定党员。") from None
+    try:
+        # A group is stored with its branch ("第一党支部/第一党小组"); a bare name several
+        # branches share is refused with the candidates. Names nobody is in yet are kept as
+        # written: the CLI and the console check them against the roster before.
+        checked = audiences.resolve(db, checked, keep_unknown=True)
+    except audiences.AudienceError as exc:
+        raise TaskError(f"{exc}。") from None
     return json.dumps(checked, ensure_ascii=False, sort_keys=True)
 
 
