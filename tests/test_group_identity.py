@@ -97,7 +97,8 @@ def names(services: Services, audience: dict) -> set[str]:
 
 
 def required_of(services: Services, branch: str) -> dict[str, int]:
-    report = reports.month_report(services.store.db, MONTH, branch=branch)
+    report = reports.month_report(services.store.db, MONTH, branch=branch,
+                                  today=services.clock.today())
     return {row.name: row.required for row in report.rows}
 
 
@@ -289,7 +290,7 @@ def inbox(services: Services, member_id: int) -> str:
 def test_the_report_keeps_two_same_named_groups_apart(services, ids):
     with services.store.transaction() as db:
         add_task(db, MONTH, 1, "一支部小组学习", "2026-11-28", audience={"groups": [ONE_G1]})
-    report = reports.month_report(services.store.db, MONTH)
+    report = reports.month_report(services.store.db, MONTH, today=services.clock.today())
     groups = {(b.branch, grp): tally for b in report.branches for grp, tally in b.groups.items()}
     assert groups[(ONE, G1)].with_tasks == 3 and groups[(ONE, G1)].not_done == [
         "甲书记", "甲组长", "甲党员"]
