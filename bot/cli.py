@@ -407,9 +407,11 @@ def _print_preview(preview) -> None:  # noqa: ANN001  (schedules.admin.Preview)
 @click.option("--reminder", help="An integrity reminder's id (see content/reminders.toml).")
 @click.option("--robot", type=click.Choice(["text", "markdown"]),
               help="Also post it once to each branch's WeCom group robot ([robots] config).")
+@click.option("--allow-duplicate", is_flag=True,
+              help="Create it even if a running schedule sends the same to the same people.")
 @pass_ctx
 def schedule_add(ctx: Ctx, at, daily, weekly, monthly, cron, workdays_only, to_all, branch,  # noqa: ANN001
-                 group, member, role, text, reading, reminder, robot) -> None:
+                 group, member, role, text, reading, reminder, robot, allow_duplicate) -> None:
     """Create a schedule and show its preview."""
     from schedules import admin
 
@@ -422,7 +424,10 @@ def schedule_add(ctx: Ctx, at, daily, weekly, monthly, cron, workdays_only, to_a
     services = ctx.services
     try:
         preview = admin.preview(services, **definition)
-        schedule_id = admin.create(services, **definition, actor="cli")
+        schedule_id = admin.create(services, **definition, actor="cli",
+                                   allow_duplicate=allow_duplicate)
+    except admin.DuplicateSchedule as exc:
+        raise click.ClickException(f"{exc}；确要再建一条，请加 --allow-duplicate") from None
     except admin.ScheduleError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"已创建定时消息 {schedule_id}：{admin.describe_when(kind, spec, workdays_only)}")
@@ -540,6 +545,7 @@ def schedule_send_now(ctx: Ctx, schedule_id: int) -> None:
     from schedules import admin
 
     services = ctx.services
+    consumes = admin.pending_one_off_fire(services, _schedule_or_fail(ctx, schedule_id))
     try:
         broadcast_id = admin.send_now(services, schedule_id, actor="cli")
     except admin.ScheduleError as exc:
@@ -548,6 +554,8 @@ def schedule_send_now(ctx: Ctx, schedule_id: int) -> None:
     c = delivery.counts(services.store.db, broadcast_id)
     click.echo(f"已发送：应发 {c.targeted}，已送达 {c.sent}，待重试 {c.pending}，失败 {c.failed}，"
                f"无法送达 {c.undeliverable}")
+    if consumes is not None:
+        click.echo(f"这条一次性消息已完成，原定的 {consumes:%Y-%m-%d %H:%M} 不会再发。")
 
 
 @cli.group("deliveries")

@@ -22,10 +22,29 @@ from schedules.lease import LEASE_KEY
 DELIVERY_STATES = ("pending", "sent", "failed", "undeliverable")
 
 
+# A leader renews its lease every scheduler.tick_s; one late renewal is tolerated (a long tick
+# makes APScheduler skip the next), two are not: the holder is then most likely dead (kill -9),
+# and the row still names it until the lease expires.
+MISSED_HEARTBEATS = 2
+
+
 @dataclass(frozen=True)
 class Lease:
-    holder: str | None
+    holder: str | None          # who the lease row names (None when nobody holds it)
     expires_in_s: float | None  # None when nobody holds it
+    heartbeat_age_s: float | None = None  # since the holder last renewed
+    held_for_s: float | None = None       # since the holder took it
+    overdue_after_s: float | None = None  # a heartbeat older than this is overdue
+
+    @property
+    def state(self) -> str:
+        """"none" (no holder), "ok" (a fresh heartbeat) or "unknown" (overdue: maybe dead)."""
+        if self.holder is None:
+            return "none"
+        if (self.heartbeat_age_s is not None and self.overdue_after_s is not None
+                and self.heartbeat_age_s > self.overdue_after_s):
+            return "unknown"
+        return "ok"
 
 
 @dataclass(frozen=True)
@@ -82,7 +101,7 @@ def _collect(services: Services, db: sqlite_utils.Database, now: datetime,
         database_ok=db.execute("SELECT 1").fetchone()[0] == 1,
         schema_version=db.execute("PRAGMA user_version").fetchone()[0],
         database_bytes=_database_bytes(services.store.path),
-        lease=_lease(db, stamp),
+        lease=_lease(db, stamp, MISSED_HEARTBEATS * services.config.get("scheduler.tick_s")),
         last_push=_last_push(db),
         tokens=_tokens(db, stamp),
         open_alerts=alerts.open_count(db),
@@ -108,11 +127,18 @@ def _database_bytes(path: str) -> int:
     return sum(os.path.getsize(p) for p in (path, f"{path}-wal") if os.path.exists(p))
 
 
-def _lease(db: sqlite_utils.Database, stamp: float) -> Lease:
+def _lease(db: sqlite_utils.Database, stamp: float, overdue_after_s: float) -> Lease:
     row = db.execute("SELECT value, expires_at FROM kv WHERE key = ?", [LEASE_KEY]).fetchone()
     if row is None or row[1] is None or row[1] <= stamp:
         return Lease(None, None)
-    return Lease(json.loads(row[0])["holder"], round(row[1] - stamp, 1))
+    value = json.loads(row[0])
+    # A row written before "renewed" existed had "since" rewritten at every renewal.
+    renewed = value.get("renewed", value.get("since"))
+    since = value.get("since", renewed)
+    return Lease(value["holder"], round(row[1] - stamp, 1),
+                 heartbeat_age_s=None if renewed is None else round(stamp - renewed, 1),
+                 held_for_s=None if since is None else round(stamp - since, 1),
+                 overdue_after_s=float(overdue_after_s))
 
 
 def _last_push(db: sqlite_utils.Database) -> LastPush | None:

@@ -51,7 +51,18 @@ def schedule_message(inbound: Inbound, ctx: Context) -> Reply:
            ctx.clock.timestamp() + PENDING_TTL_S)
     return Reply(f"请确认这条定时消息：\n时间：{when:%Y-%m-%d %H:%M}\n对象："
                  f"{audiences.describe(audience)}（{size} 人）\n内容：{text}\n"
+                 f"{_duplicate_line(ctx, pending)}"
                  "回复「确认」创建，回复「放弃」作废（10 分钟内有效）。")
+
+
+def _duplicate_line(ctx: Context, pending: dict) -> str:
+    """A warning line when the same message already waits for the same people at that time."""
+    from schedules.admin import duplicate_note, find_duplicate
+
+    existing = find_duplicate(ctx.db, ctx.clock.now(), ctx.clock.tz, kind="once",
+                              spec={"at": pending["at"]}, audience=pending["audience"],
+                              content={"text": pending["text"]})
+    return f"注意：{duplicate_note(existing)}。\n" if existing else ""
 
 
 @router.text("确认", "确定", admin_only=True)

@@ -1,4 +1,13 @@
-"""Events and message types that are not text: subscribe, unsubscribe, menu clicks, media."""
+"""Events and message types that are not text: subscribe, unsubscribe, menu clicks, media.
+
+An event is not a conversation. The platforms push many events that no member typed: WeCom's
+enter_agent each time a member opens the app, LOCATION reports, VIEW (a menu link was opened),
+the results of template and mass sends, customer-service sessions, contact changes, batch jobs,
+approvals, and more to come. Those get no passive reply ("success"): a member who merely opened
+the app must not be told "I only read text". The note is kept for what a member sent and waits
+on: an image, voice, location, ... message, a menu button we do not know, and a scan-and-wait
+button (WeChat shows 「消息接收中」 until a reply comes).
+"""
 
 from __future__ import annotations
 
@@ -42,6 +51,13 @@ def menu_click(inbound: Inbound, ctx: Context) -> Reply:
     return router.dispatch(as_text, ctx)
 
 
-@router.kind("image", "voice", "video", "shortvideo", "location", "link", "file", "event", "*")
+@router.event("scancode_waitmsg")
+@router.kind("image", "voice", "video", "shortvideo", "location", "link", "file", "*")
 def not_text(inbound: Inbound, ctx: Context) -> Reply:
     return Reply(WHAT_I_UNDERSTAND)
+
+
+@router.kind("event")
+def not_a_question(inbound: Inbound, ctx: Context) -> Reply:
+    # Every other event, including ones the platforms add later: nothing to answer.
+    return NO_REPLY

@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
 
 from bot import audience as audiences
 from bot import delivery
@@ -22,6 +25,15 @@ KIND_NAMES = {"once": "一次", "daily": "每天", "weekly": "每周", "monthly"
 
 class ScheduleError(ValueError):
     """A schedule an admin asked for that cannot be made; the message says why (Chinese)."""
+
+
+class DuplicateSchedule(ScheduleError):
+    """The schedule asked for is one that already runs: same audience, content and times.
+    The caller may create it anyway (the CLI's --allow-duplicate, the console's 仍然创建)."""
+
+    def __init__(self, existing: store_schedules.Schedule) -> None:
+        super().__init__(duplicate_note(existing))
+        self.existing = existing
 
 
 @dataclass(frozen=True)
@@ -95,10 +107,17 @@ def _sample_text(services: Services, content: dict[str, Any], fire: datetime, br
 
 
 def create(services: Services, *, kind: str, spec: dict[str, Any], workdays_only: bool,
-           audience: dict[str, Any], content: dict[str, Any], actor: str) -> int:
+           audience: dict[str, Any], content: dict[str, Any], actor: str,
+           allow_duplicate: bool = False) -> int:
+    """Create a schedule; DuplicateSchedule if one like it already runs, unless allowed."""
     audience = validate(services, kind=kind, spec=spec, workdays_only=workdays_only,
                         audience=audience, content=content)
     now = services.clock.now()
+    if not allow_duplicate:
+        existing = find_duplicate(services.store.db, now, services.clock.tz, kind=kind,
+                                  spec=spec, audience=audience, content=content)
+        if existing is not None:
+            raise DuplicateSchedule(existing)
     upcoming = next_fires(trigger_for(kind, spec, services.clock.tz), now, 1)
     if not upcoming:
         # A one-off in the past, or a date that never comes (2月30日): it would never send.
@@ -135,23 +154,125 @@ def set_status(services: Services, schedule_id: int, status: str, *, actor: str)
 
 STATUS_NAMES = {"active": "生效中", "paused": "已暂停", "cancelled": "已取消", "done": "已完成"}
 
+# Schedules a duplicate is looked for among: a paused one sends again once resumed.
+RUNNING = ("active", "paused")
+SAME_TIMES_COMPARED = 5  # "same time" = the same next fires (so 每天 08:00 = cron 0 8 * * *)
+
+
+def find_duplicate(db: sqlite_utils.Database, now: datetime, tz: ZoneInfo, *, kind: str,
+                   spec: dict[str, Any], audience: dict[str, Any],
+                   content: dict[str, Any],
+                   exclude: int | None = None) -> store_schedules.Schedule | None:
+    """A running schedule that would send the same thing to the same people at the same times
+    (other than `exclude`, the one being edited).
+
+    Compared by effect, not by spelling: the members the audiences reach, the content without
+    its group-robot flag (members get the text twice either way), and the next fire times.
+    """
+    wanted_content = _comparable_content(content)
+    wanted_fires: list[datetime] | None = None
+    wanted_members: set[int] | None = None
+    for other in store_schedules.list_all(db):
+        if (other.id == exclude or other.status not in RUNNING
+                or _comparable_content(other.content) != wanted_content):
+            continue
+        if wanted_fires is None:
+            wanted_fires = _upcoming(kind, spec, now, tz)
+            wanted_members = {m.id for m in audiences.members_of(db, audience)}
+        if (_upcoming(other.kind, other.spec, now, tz) == wanted_fires
+                and {m.id for m in audiences.members_of(db, other.audience)} == wanted_members):
+            return other
+    return None
+
+
+def _comparable_content(content: dict[str, Any]) -> dict[str, Any]:
+    plain = {k: v for k, v in content.items() if k != "robot"}
+    if "text" in plain:
+        plain["text"] = str(plain["text"]).strip()
+    return plain
+
+
+def _upcoming(kind: str, spec: dict[str, Any], now: datetime, tz: ZoneInfo) -> list[datetime]:
+    try:
+        return next_fires(trigger_for(kind, spec, tz), now, SAME_TIMES_COMPARED)
+    except SpecError:
+        return []
+
+
+def duplicate_note(existing: store_schedules.Schedule) -> str:
+    return (f"已有一条相同的定时消息 #{existing.id}（{STATUS_NAMES[existing.status]}，"
+            f"{describe_when(existing.kind, existing.spec, existing.workdays_only)}，"
+            f"对象和内容都相同），再建一条每人会收到两次")
+
+
+def pending_one_off_fire(services: Services, schedule: store_schedules.Schedule) -> datetime | None:
+    """The fire a one-off has still to make (its time, even if just past and not yet handled);
+    None for a recurring schedule, or a one-off already sent, missed, cancelled or done."""
+    if schedule.kind != "once" or schedule.status not in RUNNING:
+        return None
+    try:
+        trigger = trigger_for(schedule.kind, schedule.spec, services.clock.tz)
+    except SpecError:
+        return None
+    fires = next_fires(trigger, schedule.last_fire_at or schedule.created_at, 1)
+    return fires[0] if fires else None
+
+
+def send_now_effect(services: Services, schedule: store_schedules.Schedule) -> str:
+    """What 立即发送 will do to this schedule, said before the admin confirms it."""
+    if schedule.status == "cancelled":
+        return "已取消的定时消息不能再发送。"
+    size = len(audiences.members_of(services.store.db, schedule.audience))
+    now_part = f"现在发给{audiences.describe(schedule.audience)}（{size} 人）"
+    fire = pending_one_off_fire(services, schedule)
+    if fire is not None:
+        return (f"{now_part}。这是一次性消息：发送后即为「已完成」，"
+                f"原定的 {fire:%Y-%m-%d %H:%M} 不会再发。")
+    if schedule.kind == "once":
+        return f"这条一次性消息已经发送过。{now_part}，每人会再收到一次。"
+    if schedule.status == "paused":
+        return f"{now_part}（额外的一次）。这条定时消息仍为「已暂停」，恢复前不会按时发送。"
+    workdays = holiday_calendar(services).is_workday if schedule.workdays_only else None
+    try:
+        upcoming = next_fires(trigger_for(schedule.kind, schedule.spec, services.clock.tz),
+                              services.clock.now(), 1, workdays)
+    except SpecError:
+        upcoming = []
+    regular = (f"下一次仍在 {upcoming[0]:%Y-%m-%d %H:%M} 按时发送" if upcoming
+               else "之后不会再按时发送")
+    return f"{now_part}（额外的一次），不影响定时：{regular}。"
+
 
 def send_now(services: Services, schedule_id: int, *, actor: str) -> int:
+    """Send a schedule's message now. A one-off still to come is consumed: its broadcast takes
+    the key of its own fire (schedule:<id>:<time>), so the scheduler, even one racing this
+    call or running after a crash before the status change, finds it made and sends nothing;
+    then the schedule is done. A recurring schedule keeps its timing (a key of its own)."""
     schedule = store_schedules.get(services.store.db, schedule_id)
     if schedule is None:
         raise ScheduleError(f"没有编号为 {schedule_id} 的定时消息")
+    if schedule.status == "cancelled":
+        raise ScheduleError("已取消的定时消息不能再发送")
     now = services.clock.now()
+    fire = pending_one_off_fire(services, schedule)
+    key = (f"schedule:{schedule_id}:{fire.isoformat()}" if fire is not None
+           else f"schedule:{schedule_id}:now:{now.isoformat()}")
     with services.store.transaction() as db:
-        audit.record(db, actor=actor, action="schedule send-now", detail=f"#{schedule_id}",
-                     at=now)
-    key = f"schedule:{schedule_id}:now:{now.isoformat()}"
+        audit.record(db, actor=actor, action="schedule send-now",
+                     detail=f"#{schedule_id}" + (" (one-off, now done)" if fire else ""), at=now)
     text = render_content(services, schedule.content, now)
     if schedule.content.get("robot"):
         delivery.create_robot_broadcast(services, key=key, text=text, audience=schedule.audience,
                                         fire_at=now, msgtype=schedule.content["robot"],
                                         schedule_id=schedule_id)
-    return delivery.create_broadcast(services, key=key, text=text, audience=schedule.audience,
-                                     fire_at=now, schedule_id=schedule_id)
+    broadcast_id = delivery.create_broadcast(services, key=key, text=text,
+                                             audience=schedule.audience, fire_at=now,
+                                             schedule_id=schedule_id)
+    if fire is not None:
+        with services.store.transaction() as db:
+            store_schedules.mark_handled(db, schedule_id, max(now, fire))
+            store_schedules.set_status(db, schedule_id, "done")
+    return broadcast_id
 
 
 def describe_when(kind: str, spec: dict[str, Any], workdays_only: bool) -> str:

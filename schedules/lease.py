@@ -24,12 +24,18 @@ def holder_id() -> str:
 
 
 def try_acquire(store: Store, holder: str, now: float, seconds: float = LEASE_SECONDS) -> bool:
-    """Take the lease if it is free or expired, or renew it if we hold it. True if held."""
+    """Take the lease if it is free or expired, or renew it if we hold it. True if held.
+
+    The row says when the holder took it ("since") and when it last renewed ("renewed", its
+    heartbeat): /healthz shows both, and calls a leader whose heartbeat is overdue unknown."""
     with store.transaction() as db:
         current = kv.get(db, LEASE_KEY, now)
-        if current is not None and json.loads(current)["holder"] != holder:
+        taken = json.loads(current) if current is not None else None
+        if taken is not None and taken["holder"] != holder:
             return False
-        kv.put(db, LEASE_KEY, json.dumps({"holder": holder, "since": now}), now + seconds)
+        since = taken.get("since", now) if taken is not None else now
+        kv.put(db, LEASE_KEY, json.dumps({"holder": holder, "since": since, "renewed": now}),
+               now + seconds)
         return True
 
 

@@ -36,7 +36,8 @@ def test_preview_json(services, admin_client):
     assert data == {"ok": True, "text": FORM["text"], "audience": "第二党支部", "audience_size": 4,
                     "when": "每周一、周五 08:30",
                     "next_fires": ["2026-11-27 08:30", "2026-11-30 08:30", "2026-12-04 08:30",
-                                   "2026-12-07 08:30", "2026-12-11 08:30"]}
+                                   "2026-12-07 08:30", "2026-12-11 08:30"],
+                    "duplicate": None}
     assert store_schedules.list_all(services.store.db) == []  # a preview creates nothing
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from bot import create_app, delivery
 from bot.store import kv
 from schedules import lease
+from schedules.runner import SchedulerRunner
 from tests.conftest import TEST_NOW
 
 TOKEN_VALUE = "ACCESS-TOKEN-VALUE-never-shown"
@@ -34,7 +35,9 @@ def test_healthz_on_a_fresh_service(client, services):
     body = client.get("/healthz").get_json()
     assert body["status"] == "ok" and body["database"] == "ok"
     assert body["schema_version"] == services.store.db.execute("PRAGMA user_version").fetchone()[0]
-    assert body["scheduler"] == {"leader": None, "lease_expires_in_s": None}
+    assert body["scheduler"]["leader"] is None and body["scheduler"]["leader_state"] == "none"
+    assert body["scheduler"]["lease_expires_in_s"] is None
+    assert body["scheduler"]["leader_text"].startswith("无")
     assert body["last_push"] is None and body["tokens"] == [] and body["open_alerts"] == 0
 
 
@@ -49,7 +52,11 @@ def test_healthz_reports_the_lease_the_last_push_and_tokens_but_never_a_token(cl
     response = client.get("/healthz")
     assert TOKEN_VALUE not in response.get_data(as_text=True)
     body = response.get_json()
-    assert body["scheduler"] == {"leader": "host:1:abc", "lease_expires_in_s": lease.LEASE_SECONDS}
+    assert body["scheduler"] == {
+        "leader": "host:1:abc", "leader_state": "ok", "last_leader": "host:1:abc",
+        "leader_text": "host:1:abc（上次心跳 0 秒前，已领导 0 秒）", "heartbeat_age_s": 0.0,
+        "heartbeat_overdue_after_s": 20.0, "held_for_s": 0.0,
+        "lease_expires_in_s": lease.LEASE_SECONDS}
     assert body["last_push"]["key"] == "reading:2026-11-23"
     assert body["last_push"]["fire_at"] == TEST_NOW.isoformat()
     assert body["tokens"] == [
@@ -66,6 +73,60 @@ def test_an_expired_lease_and_token_are_not_reported(client, services, clock):
     clock.advance(seconds=lease.LEASE_SECONDS + 61)
     body = client.get("/healthz").get_json()
     assert body["scheduler"]["leader"] is None and body["tokens"] == []
+
+
+def test_a_leader_that_stopped_renewing_is_unknown_until_another_takes_over(make_services,
+                                                                            clock):
+    """kill -9 of the leading worker: its lease row stays until it expires. /healthz shows the
+    heartbeat's age, and once it is overdue (two renewals missed) no longer names the dead
+    worker as leader: 「未知」, with leader_state "unknown" for a monitor."""
+    services = make_services()
+    client = create_app(services=services).test_client()
+    dead, other = SchedulerRunner(services), SchedulerRunner(services)  # no jobs: lease only
+    assert dead.tick()
+    clock.advance(seconds=8)
+    assert dead.tick()  # renewed: the lease is 8 s old, its heartbeat fresh
+    clock.advance(seconds=5)
+    fresh = client.get("/healthz").get_json()["scheduler"]
+    assert (fresh["leader"], fresh["leader_state"]) == (dead.holder, "ok")
+    assert (fresh["heartbeat_age_s"], fresh["held_for_s"]) == (5.0, 13.0)
+    assert "上次心跳 5 秒前" in fresh["leader_text"]
+
+    clock.advance(seconds=16)  # 21 s since the last heartbeat: two renewals (tick_s 10) missed
+    assert not other.tick()    # the other worker cannot take it yet
+    body = client.get("/healthz")
+    assert body.status_code == 200  # members are still served: reported, not judged
+    overdue = body.get_json()["scheduler"]
+    assert overdue["leader"] is None and overdue["leader_state"] == "unknown"
+    assert overdue["last_leader"] == dead.holder
+    assert overdue["heartbeat_age_s"] == 21.0 and overdue["heartbeat_overdue_after_s"] == 20.0
+    assert overdue["lease_expires_in_s"] == lease.LEASE_SECONDS - 21
+    assert overdue["leader_text"].startswith("未知：") and "21 秒前" in overdue["leader_text"]
+
+    clock.advance(seconds=lease.LEASE_SECONDS - 21 + 1)  # the dead lease expires
+    assert other.tick()
+    taken = client.get("/healthz").get_json()["scheduler"]
+    assert (taken["leader"], taken["leader_state"], taken["heartbeat_age_s"]) == (
+        other.holder, "ok", 0.0)
+
+
+def test_the_heartbeat_limit_follows_tick_s(make_services, clock):
+    services = make_services(scheduler={"tick_s": 30})
+    client = create_app(services=services).test_client()
+    assert SchedulerRunner(services).tick()
+    clock.advance(seconds=25)  # overdue at 10 s ticks, not at 30 s ones
+    scheduler = client.get("/healthz").get_json()["scheduler"]
+    assert scheduler["leader_state"] == "ok" and scheduler["heartbeat_overdue_after_s"] == 60.0
+
+
+def test_a_lease_row_from_before_the_heartbeat_field_still_reads(client, services, clock):
+    # Written by the previous release during an upgrade: "since" was its last renewal.
+    now = services.clock.timestamp()
+    with services.store.transaction() as db:
+        kv.put(db, lease.LEASE_KEY, json.dumps({"holder": "old:1:x", "since": now - 25}),
+               now + 20)
+    scheduler = client.get("/healthz").get_json()["scheduler"]
+    assert scheduler["leader_state"] == "unknown" and scheduler["heartbeat_age_s"] == 25.0
 
 
 def test_healthz_is_503_when_the_database_is_unreadable(make_services):

@@ -87,18 +87,42 @@ def schedules_preview() -> ResponseReturnValue:
         preview = admin.preview(services(), **definition.as_kwargs())
     except admin.ScheduleError as exc:
         return jsonify(ok=False, error=str(exc))
+    editing = request.form.get("editing", "")
+    duplicate = _duplicate_of(definition, int(editing) if editing.isdigit() else None)
     return jsonify(ok=True, text=preview.text, audience=preview.audience,
                    audience_size=preview.audience_size,
                    when=admin.describe_when(definition.kind, definition.spec,
                                             definition.workdays_only),
-                   next_fires=[f"{f:%Y-%m-%d %H:%M}" for f in preview.next_fires])
+                   next_fires=[f"{f:%Y-%m-%d %H:%M}" for f in preview.next_fires],
+                   duplicate=duplicate)
+
+
+def _duplicate_of(definition: schedule_form.Definition,
+                  exclude: int | None = None) -> dict[str, Any] | None:
+    """The running schedule this definition repeats, for the form's warning: its note, and a
+    link when the admin may open it."""
+    svc = services()
+    existing = admin.find_duplicate(db(), svc.clock.now(), svc.clock.tz, kind=definition.kind,
+                                    spec=definition.spec, audience=definition.audience,
+                                    content=definition.content, exclude=exclude)
+    if existing is None:
+        return None
+    url = (url_for("console.schedules_show", schedule_id=existing.id)
+           if visible_schedule(existing.audience, branch_scope()) else None)
+    return {"id": existing.id, "note": admin.duplicate_note(existing) + "。", "url": url}
 
 
 @route("/schedules/new", methods=("POST",))
 def schedules_create() -> ResponseReturnValue:
     try:
         definition = _definition()
-        schedule_id = admin.create(services(), **definition.as_kwargs(), actor=actor())
+        schedule_id = admin.create(services(), **definition.as_kwargs(), actor=actor(),
+                                   allow_duplicate=request.form.get("allow_duplicate") == "1")
+    except admin.DuplicateSchedule:
+        # Not an error: the form comes back with the warning, 仍然创建 and a link to the other.
+        return render_template("console/schedule_form.html", values=_posted_values(),
+                               schedule=None, error=None, duplicate=_duplicate_of(definition),
+                               **_options())
     except admin.ScheduleError as exc:
         return render_template("console/schedule_form.html", values=_posted_values(),
                                schedule=None, error=str(exc), **_options())
@@ -130,6 +154,8 @@ def schedules_show(schedule_id: int) -> ResponseReturnValue:
         except ValueError:
             fires = []
     return render_template("console/schedule_show.html", s=s, history=history, fires=fires,
+                           send_now_effect=admin.send_now_effect(services(), s),
+                           send_now_consumes=admin.pending_one_off_fire(services(), s) is not None,
                            when=admin.describe_when(s.kind, s.spec, s.workdays_only),
                            status=admin.STATUS_NAMES[s.status],
                            audience=audiences.describe(s.audience),
@@ -204,8 +230,11 @@ def schedules_status(schedule_id: int, verb: str) -> ResponseReturnValue:
 @route("/schedules/<int:schedule_id>/send-now", methods=("POST",))
 def schedules_send_now(schedule_id: int) -> ResponseReturnValue:
     s = _schedule_or_404(schedule_id)
-    if s.status == "cancelled":
-        flash("已取消的定时消息不能再发送", "error")
+    consumes = admin.pending_one_off_fire(services(), s)
+    if request.form.get("expect") == "consume" and consumes is None:
+        # The page offered to send a one-off still to come; it has been sent since (a second
+        # click, another tab, the scheduler): sending again is not what was confirmed.
+        flash("这条一次性消息已经发送过，这次没有再发送（可能点了两次）", "error")
         return redirect(url_for("console.schedules_show", schedule_id=schedule_id), 303)
     try:
         broadcast_id = admin.send_now(services(), schedule_id, actor=actor())
@@ -213,5 +242,7 @@ def schedules_send_now(schedule_id: int) -> ResponseReturnValue:
         flash(str(exc), "error")
     else:
         c = delivery.counts(db(), broadcast_id)
-        flash(f"已加入发送队列：应发 {c.targeted} 人，几秒内由后台送出", "ok")
+        done = (f"；这条一次性消息已完成，原定的 {consumes:%m-%d %H:%M} 不会再发"
+                if consumes is not None else "")
+        flash(f"已加入发送队列：应发 {c.targeted} 人，几秒内由后台送出{done}", "ok")
     return redirect(url_for("console.schedules_show", schedule_id=schedule_id), 303)

@@ -23,6 +23,18 @@
       el.hidden = el.getAttribute("data-content") !== content;
     });
   }
+  // The same schedule already running (same people, content and times): say so on the form,
+  // with a link to it; 仍然创建 (new schedules only) creates it anyway.
+  function showDuplicate(duplicate) {
+    var box = document.getElementById("duplicate-warning");
+    if (!box) { return; }
+    box.hidden = !duplicate;
+    if (!duplicate) { return; }
+    document.getElementById("duplicate-note").textContent = duplicate.note;
+    var link = document.getElementById("duplicate-link");
+    link.hidden = !duplicate.url;
+    link.href = duplicate.url || "#";
+  }
   function show(result) {
     var status = document.getElementById("preview-status");
     var body = document.getElementById("preview-body");
@@ -30,9 +42,11 @@
       status.textContent = (result.json && result.json.error) || "暂时无法预览，请稍后再试。";
       status.className = "flash error";
       body.hidden = true;
+      showDuplicate(null);
       return;
     }
     var data = result.json;
+    showDuplicate(data.duplicate);
     status.textContent = "预览已更新";
     status.className = "hint";
     document.getElementById("preview-audience").textContent = data.audience;
