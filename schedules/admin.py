@@ -107,8 +107,9 @@ def create(services: Services, *, kind: str, spec: dict[str, Any], workdays_only
                                           audience=audience, content=content, created_by=actor,
                                           now=now)
         audit.record(db, actor=actor, action="schedule add",
-                     detail=f"#{schedule_id} {kind} {spec} -> {audiences.describe(audience)}: "
-                            f"{describe_content(content)[:80]}", at=now)
+                     detail=audit_facts(schedule_id, kind=kind, spec=spec,
+                                        workdays_only=workdays_only, audience=audience,
+                                        content=content), at=now)
     return schedule_id
 
 
@@ -125,11 +126,20 @@ def set_status(services: Services, schedule_id: int, status: str, *, actor: str)
         if status == "active":
             # Resuming does not send what fell due while paused.
             store_schedules.mark_handled(db, schedule_id, services.clock.now())
-        audit.record(db, actor=actor, action=f"schedule {status}", detail=f"#{schedule_id}",
-                     at=services.clock.now())
+        audit.record(db, actor=actor, action=STATUS_ACTIONS[status],
+                     detail={"schedule": schedule_id}, at=services.clock.now())
 
 
 STATUS_NAMES = {"active": "生效中", "paused": "已暂停", "cancelled": "已取消", "done": "已完成"}
+STATUS_ACTIONS = {"paused": "schedule paused", "active": "schedule active",  # audit codes
+                  "cancelled": "schedule cancelled"}
+
+
+def audit_facts(schedule_id: int, *, kind: str, spec: dict[str, Any], workdays_only: bool,
+                audience: dict[str, Any], content: dict[str, Any]) -> dict[str, Any]:
+    """What the audit keeps of a schedule made or changed (bot/audit_text.py reads it back)."""
+    return {"schedule": schedule_id, "kind": kind, "spec": spec, "workdays_only": workdays_only,
+            "audience": audience, "content": describe_content(content)[:80]}
 
 
 def send_now(services: Services, schedule_id: int, *, actor: str) -> int:
@@ -138,8 +148,8 @@ def send_now(services: Services, schedule_id: int, *, actor: str) -> int:
         raise ScheduleError(f"没有编号为 {schedule_id} 的定时消息")
     now = services.clock.now()
     with services.store.transaction() as db:
-        audit.record(db, actor=actor, action="schedule send-now", detail=f"#{schedule_id}",
-                     at=now)
+        audit.record(db, actor=actor, action="schedule send-now",
+                     detail={"schedule": schedule_id}, at=now)
     key = f"schedule:{schedule_id}:now:{now.isoformat()}"
     text = render_content(services, schedule.content, now)
     if schedule.content.get("robot"):

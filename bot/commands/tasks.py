@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from bot import audience as audiences
+from bot.audit_text import task_facts
 from bot.cli import Ctx, pass_ctx
 from bot.library import TASK_KINDS, ContentError
 from bot.store import audit, members
@@ -154,8 +155,7 @@ def add(ctx: Ctx, month: str | None, slug: str | None, title: str | None, due: s
                 db, month=month, title=title, due=due, now=now, detail=detail or "",
                 link=link or "", readings=readings, required=True if required is None else required,
                 kind=kind or "study", audience=audience, slug=slug)
-            audit.record(db, actor="cli", action="task add",
-                         detail=f"{task.month} #{task.position} {task.slug}", at=now)
+            audit.record(db, actor="cli", action="task add", detail=task_facts(task), at=now)
     except TaskError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"已添加 {task.month} 第 {task.position} 项：{task.title}"
@@ -191,7 +191,7 @@ def edit(ctx: Ctx, ref: str, month: str | None, no_readings: bool, title: str | 
         with services.store.transaction() as db:
             updated = store_tasks.edit_task(db, task.id, now=now, **changes)
             audit.record(db, actor="cli", action="task edit",
-                         detail=f"{task.month} #{task.position} {', '.join(changes)}", at=now)
+                         detail={**task_facts(updated), "fields": list(changes)}, at=now)
     except TaskError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"已修改 {updated.month} 第 {updated.position} 项：{updated.title}"
@@ -211,8 +211,7 @@ def remove(ctx: Ctx, ref: str, month: str | None) -> None:
     try:
         with services.store.transaction() as db:
             store_tasks.remove_task(db, task.id, now=now)
-            audit.record(db, actor="cli", action="task remove",
-                         detail=f"{task.month} #{task.position} {task.slug}", at=now)
+            audit.record(db, actor="cli", action="task remove", detail=task_facts(task), at=now)
     except TaskError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"已删除 {task.month} 第 {task.position} 项：{task.title}（完成记录保留，序号不再使用）")

@@ -179,9 +179,7 @@ def _update(s: store_schedules.Schedule, definition: schedule_form.Definition) -
              int(definition.workdays_only), json.dumps(definition.audience, ensure_ascii=False),
              json.dumps(definition.content, ensure_ascii=False), now.isoformat(), s.id])
         audit.record(tx, actor=actor(), action="schedule edit",
-                     detail=f"#{s.id} {definition.kind} {definition.spec} -> "
-                            f"{audiences.describe(definition.audience)}: "
-                            f"{describe_content(definition.content)[:80]}", at=now)
+                     detail=admin.audit_facts(s.id, **definition.as_kwargs()), at=now)
 
 
 STATUS_ACTIONS = {"pause": ("paused", "已暂停"), "resume": ("active", "已恢复（暂停期间到期的不补发）"),
