@@ -17,7 +17,11 @@ from schedules.jobs import describe_content, render_content
 from schedules.timing import KINDS, SpecError, next_fires, trigger_for
 
 MAX_TEXT = 600  # a WeCom text is at most 2,048 bytes; 600 Chinese characters fit
-KIND_NAMES = {"once": "一次", "daily": "每天", "weekly": "每周", "monthly": "每月", "cron": "cron"}
+# A schedule's 发送方式, for the console's form and the CLI's help; cron is for the few who
+# know crontab, so the form offers it under 高级.
+KIND_NAMES = {"once": "一次", "daily": "每天", "weekly": "每周", "monthly": "每月",
+              "cron": "高级（cron 表达式）"}
+ADVANCED_KINDS = ("cron",)
 
 
 class ScheduleError(ValueError):
@@ -172,4 +176,4 @@ def describe_when(kind: str, spec: dict[str, Any], workdays_only: bool) -> str:
         return f"每{days} {spec['time']}{suffix}"
     if kind == "monthly":
         return f"每月 {spec['day']} 日 {spec['time']}{suffix}"
-    return f"cron {spec['cron']}{suffix}"
+    return f"按 cron 表达式「{spec['cron']}」{suffix}"

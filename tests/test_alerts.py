@@ -199,7 +199,7 @@ def test_cli_lists_and_acknowledges(cli_run, clock) -> None:
     assert "已确认（cli" in run("alerts", "list", "--all").output
     audit = made[0].store.db.execute(
         "SELECT action, detail FROM audit WHERE action = 'alert ack'").fetchall()
-    assert audit == [("alert ack", f"#{alert_id} token_quota:wx1")]
+    assert audit == [("alert ack", f'{{"alert": {alert_id}, "kind": "token_quota:wx1"}}')]
 
 
 @pytest.mark.parametrize("args, message", [

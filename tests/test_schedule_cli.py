@@ -111,7 +111,7 @@ def test_add_each_kind_shows_audience_size_next_five_fires_and_the_text(run, db)
     cron = run("schedule", "add", "--cron", "0 8 * * 1", "--member", "2", "--member", "3",
                "--reading").output
     assert cron.splitlines() == [
-        "已创建定时消息 5：cron 0 8 * * 1",
+        "已创建定时消息 5：按 cron 表达式「0 8 * * 1」",
         "发送对象：2 名指定党员（2 人）",
         "接下来的发送时间：2026-11-30 08:00、2026-12-07 08:00、2026-12-14 08:00、"
         "2026-12-21 08:00、2026-12-28 08:00",

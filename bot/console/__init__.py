@@ -60,6 +60,7 @@ from bot.services import Services
 # Page modules, imported once so their `route`s register on `bp`.
 PAGES: tuple[str, ...] = ("auth", "reasons", "dashboard", "members", "schedules", "users",
                          "audit_log",
+                         "labels",
                          "content", "tasks", "reports")
 
 

@@ -23,7 +23,7 @@ class AccountError(ValueError):
 
 def _check_role(role: str, branch: str | None) -> str | None:
     if role not in admins.ROLES:
-        raise AccountError(f"角色只能是 admin（管理员）或 secretary（支部书记），不是 {role!r}")
+        raise AccountError("角色只能是管理员或支部书记")
     branch = (branch or "").strip() or None
     if role == "secretary" and branch is None:
         raise AccountError("支部书记账号必须指定所属支部")

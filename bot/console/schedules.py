@@ -35,7 +35,8 @@ def _options() -> dict[str, Any]:
             f"SELECT DISTINCT grp FROM members{where}{' AND' if where else ' WHERE'} grp != ''"
             " ORDER BY grp", params)],
         "reminders": list(db().query("SELECT id, title FROM reminders ORDER BY id")),
-        "kinds": admin.KIND_NAMES, "weekdays": schedule_form.WEEKDAY_LABELS,
+        "kinds": admin.KIND_NAMES, "advanced_kinds": admin.ADVANCED_KINDS,
+        "weekdays": schedule_form.WEEKDAY_LABELS,
         "scope": scope,
     }
 
