@@ -402,13 +402,14 @@ def schedule_show(ctx: Ctx, schedule_id: int) -> None:
     """A schedule and its broadcasts: targeted, sent, failed by reason, pending."""
     from bot import audience as audiences
     from bot import delivery
+    from bot.audit_text import actor_name
     from bot.store import schedules as store_schedules
     from schedules import admin
     from schedules.jobs import describe_content
 
     s = _schedule_or_fail(ctx, schedule_id)
     db = ctx.services.store.db
-    click.echo(f"定时消息 {s.id}（{admin.STATUS_NAMES[s.status]}），由 {s.created_by} 创建于 "
+    click.echo(f"定时消息 {s.id}（{admin.STATUS_NAMES[s.status]}），由 {actor_name(s.created_by)} 创建于 "
                f"{s.created_at:%Y-%m-%d %H:%M}")
     click.echo(f"时间：{admin.describe_when(s.kind, s.spec, s.workdays_only)}")
     click.echo(f"对象：{audiences.describe(s.audience)}")

@@ -168,7 +168,7 @@ def test_list_and_preview(run):
 def test_send_now_then_show_counts_per_broadcast(run, db, clock):
     run("schedule", "add", "--daily", "18:00", "--branch", "第一党支部", "--text", "今晚学习")
     show = run("schedule", "show", "1").output.splitlines()
-    assert show == ["定时消息 1（生效中），由 cli 创建于 2026-11-23 09:00",
+    assert show == ["定时消息 1（生效中），由 命令行 创建于 2026-11-23 09:00",
                     "时间：每天 18:00", "对象：第一党支部", "内容：今晚学习", "尚未发送过。"]
 
     sent = run("schedule", "send-now", "1").output
@@ -213,7 +213,7 @@ def test_show_marks_a_missed_fire(run, db, clock):
     clock.set(clock.now().replace(hour=12))  # down from before 10:00 until 12:00
     jobs.fire_admin_schedules(db)
     assert run("schedule", "show", "1").output.splitlines()[0] == (
-        "定时消息 1（已完成），由 cli 创建于 2026-11-23 09:00")
+        "定时消息 1（已完成），由 命令行 创建于 2026-11-23 09:00")
     assert run("schedule", "show", "1").output.splitlines()[-1] == (
         "2026-11-23T10:00  错过（服务停机超过宽限期，未补发）")
 

@@ -17,14 +17,15 @@ def group() -> None:
 @pass_ctx
 def alerts_list(ctx: Ctx, show_all: bool) -> None:
     """Open alerts, newest first (with --all, acknowledged ones too)."""
+    from bot.audit_text import actor_name
     from bot.store import alerts
 
     rows = alerts.list_alerts(ctx.services.store.db, include_acked=show_all)
     if not rows:
         click.echo("没有告警。" if show_all else "没有未处理的告警。")
     for a in rows:
-        state = f"已确认（{a.acked_by}，{a.acked_at[:16].replace('T', ' ')}）" if a.acked_by \
-            else "未处理"
+        state = (f"已确认（{actor_name(a.acked_by)}，{a.acked_at[:16].replace('T', ' ')}）"
+                 if a.acked_by and a.acked_at else "未处理")
         click.echo(f"{a.id:>4}  {a.at[:16].replace('T', ' ')}  {state}  {a.title}  [{a.channel}]")
         click.echo(f"      {a.detail}")
 
