@@ -15,8 +15,10 @@ from pathlib import Path
 
 import click
 
+from bot.cli_help import ROLE_CHOICES_HELP
 from bot.config import Config, ConfigError, load_config
 from bot.services import Services, build_services
+from bot.store.members import ROLES as ROLE_NAMES
 
 
 class Ctx:
@@ -100,10 +102,13 @@ def storage_error(path: str, exc: BaseException) -> str:
 
 @click.group(cls=StoreErrorsGroup)
 @click.option("--config", "config_path", default="config.toml", show_default=True,
-              envvar="QINGFENG_CONFIG", help="The TOML configuration file.")
+              envvar="QINGFENG_CONFIG", help="配置文件（TOML 格式）。")
 @click.pass_context
 def cli(click_ctx: click.Context, config_path: str) -> None:
-    """清风 Qingfeng: daily study for a Party branch on WeChat and WeCom."""
+    """清风：党支部在微信公众号和企业微信上的每日学习服务。
+
+    每个子命令后加 --help 可看其用法，例如 python -m bot schedule add --help。
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # APScheduler logs every run of the 15-second lease tick at INFO: keep only its warnings.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -111,10 +116,10 @@ def cli(click_ctx: click.Context, config_path: str) -> None:
 
 
 @cli.command()
-@click.option("--no-demo", is_flag=True, help="Do not add the demo roster to an empty database.")
+@click.option("--no-demo", is_flag=True, help="空数据库时不添加演示名册。")
 @pass_ctx
 def init(ctx: Ctx, no_demo: bool) -> None:
-    """Create or upgrade the database and load the default content."""
+    """创建或升级数据库，并载入默认学习内容。"""
     from bot.seed import initialise
 
     report = initialise(ctx.services, demo=not no_demo)
@@ -128,10 +133,10 @@ def init(ctx: Ctx, no_demo: bool) -> None:
 
 
 @cli.command()
-@click.option("--no-scheduler", is_flag=True, help="Serve the web app only.")
+@click.option("--no-scheduler", is_flag=True, help="只启动网页服务，不运行定时任务。")
 @pass_ctx
 def serve(ctx: Ctx, no_scheduler: bool) -> None:
-    """Start the web service (gunicorn) and the scheduler."""
+    """启动网页服务（gunicorn）和定时任务。"""
     from bot.server import serve as run_server
 
     config = ctx.config
@@ -143,13 +148,13 @@ def serve(ctx: Ctx, no_scheduler: bool) -> None:
 
 @cli.group("config")
 def config_group() -> None:
-    """Configuration."""
+    """配置。"""
 
 
 @config_group.command("check")
 @pass_ctx
 def config_check(ctx: Ctx) -> None:
-    """Validate the config file and the environment; say what is missing or wrong."""
+    """检查配置文件和环境变量，指出缺少或写错的地方。"""
     from bot.checks import config_errors, config_warnings
     from bot.clock import Clock
 
@@ -166,15 +171,19 @@ def config_check(ctx: Ctx) -> None:
 
 @cli.group("members")
 def members_group() -> None:
-    """The roster."""
+    """党员名册。"""
 
 
 @members_group.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
+@click.option("--dry-run", is_flag=True, help="只检查文件并报告结果，不写入。")
 @pass_ctx
 def members_import(ctx: Ctx, file: Path, dry_run: bool) -> None:
-    """Import a roster from CSV or XLSX (姓名, 支部, 党小组, 手机, 企业微信账号, 角色)."""
+    """从 CSV 或 XLSX 文件导入名册。
+
+    列：姓名、支部、党小组，可选 手机、企业微信账号、角色（党员/党小组长/支部书记/党务干部）。
+    先逐行检查，有任何错误则不写入。
+    """
     from bot import roster
 
     services = ctx.services
@@ -195,10 +204,10 @@ def members_import(ctx: Ctx, file: Path, dry_run: bool) -> None:
 
 
 @members_group.command("list")
-@click.option("--branch", help="Only this branch.")
+@click.option("--branch", help="只列出这个支部。")
 @pass_ctx
 def members_list(ctx: Ctx, branch: str | None) -> None:
-    """List members with their channels."""
+    """列出党员及其已绑定的渠道（CSV 格式输出）。"""
     from bot.store import members
 
     db = ctx.services.store.db
@@ -214,17 +223,18 @@ def members_list(ctx: Ctx, branch: str | None) -> None:
 
 @cli.group("checkins")
 def checkins_group() -> None:
-    """Check-ins (学习打卡)."""
+    """学习打卡记录。"""
 
 
 @checkins_group.command("export")
-@click.option("--month", help="YYYY-MM (default: this month).")
+@click.option("--month", help="月份，写作 YYYY-MM（默认本月）。")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
-              show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), help="File to write (CSV: stdout).")
+              show_default=True, help="导出格式。")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="写入的文件（CSV 不指定时输出到屏幕；XLSX 必须指定）。")
 @pass_ctx
 def checkins_export(ctx: Ctx, month: str | None, fmt: str, out: Path | None) -> None:
-    """Export one row per check-in, with a header."""
+    """导出打卡记录：每次打卡一行，带表头。"""
     from bot.exports import CHECKIN_HEADER, checkin_rows, csv_text, month_range, write_xlsx
 
     services = ctx.services
@@ -235,7 +245,7 @@ def checkins_export(ctx: Ctx, month: str | None, fmt: str, out: Path | None) -> 
     rows = checkin_rows(services.store.db, start, end)
     if fmt == "xlsx":
         if out is None:
-            raise click.BadParameter("XLSX needs a file: add --out FILE.xlsx", param_hint="--out")
+            raise click.BadParameter("XLSX 需要指定文件：加上 --out 文件名.xlsx", param_hint="--out")
         with _writing(out):
             write_xlsx(out, f"打卡 {start:%Y-%m}", CHECKIN_HEADER, rows)
         click.echo(f"已导出 {len(rows)} 条打卡记录到 {out}", err=True)
@@ -261,18 +271,18 @@ def _writing(out: Path) -> Iterator[None]:
 
 @cli.group("content")
 def content_group() -> None:
-    """The reading library."""
+    """学习内容（纪法条文库）。"""
 
 
 @content_group.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--source", help="The regulation's full name, if the text does not give it.")
-@click.option("--version", "year", help="The revision year, if the text does not give it.")
-@click.option("--dry-run", is_flag=True, help="Show how the text splits; write nothing.")
+@click.option("--source", help="法规全称（文本中没有写明时填写）。")
+@click.option("--version", "year", help="修订年份（文本中没有写明时填写）。")
+@click.option("--dry-run", is_flag=True, help="只显示文本如何拆分成条文，不写入。")
 @pass_ctx
 def content_import(ctx: Ctx, file: Path, source: str | None, year: str | None,
                    dry_run: bool) -> None:
-    """Import a regulation's text (Markdown or plain text), one reading per article."""
+    """导入一部法规的文本（Markdown 或纯文本），每一条成为一篇学习内容。"""
     from bot.library_sync import import_regulation, parse_file
     from bot.regulations import RegulationError, summary
 
@@ -303,14 +313,14 @@ def content_import(ctx: Ctx, file: Path, source: str | None, year: str | None,
 
 @cli.group("reminders")
 def reminders_group() -> None:
-    """Integrity reminders (廉洁提醒)."""
+    """廉洁提醒。"""
 
 
 @reminders_group.command("plan")
-@click.option("--year", type=int, help="The year to plan (default: this year).")
+@click.option("--year", type=int, help="要排期的年份（默认今年）。")
 @pass_ctx
 def reminders_plan(ctx: Ctx, year: int | None) -> None:
-    """Each reminder's send date, its holiday, and whether the date is official or estimated."""
+    """列出每条廉洁提醒的发送日期、对应节日，以及日期是官方公布还是估算。"""
     from bot.reminders import default_reminders, plan_year
 
     services = ctx.services
@@ -331,7 +341,7 @@ def reminders_plan(ctx: Ctx, year: int | None) -> None:
 
 @cli.group("schedule")
 def schedule_group() -> None:
-    """Scheduled messages: one-off or recurring, to everyone, branches, groups or members."""
+    """定时消息：一次或周期发送，发给全体、支部、党小组或指定党员。"""
 
 
 def _schedule_definition(at: str | None, daily: str | None, weekly: str | None,
@@ -339,7 +349,7 @@ def _schedule_definition(at: str | None, daily: str | None, weekly: str | None,
     given = [(k, v) for k, v in (("once", at), ("daily", daily), ("weekly", weekly),
                                  ("monthly", monthly), ("cron", cron)) if v]
     if len(given) != 1:
-        raise click.UsageError("give exactly one of --at, --daily, --weekly, --monthly, --cron")
+        raise click.UsageError("请在 --at、--daily、--weekly、--monthly、--cron 中选且只选一个")
     kind, value = given[0]
     if kind == "once":
         return kind, {"at": value.replace(" ", "T")}
@@ -352,7 +362,7 @@ def _schedule_definition(at: str | None, daily: str | None, weekly: str | None,
     if kind == "monthly":
         day, _, time = value.partition(" ")
         if not day.isdigit():
-            raise click.BadParameter("like '1 09:00' (day of month, time)", param_hint="--monthly")
+            raise click.BadParameter("应写作几号和时间，如 '1 09:00'", param_hint="--monthly")
         return kind, {"day": int(day), "time": time}
     return kind, {"cron": value}
 
@@ -367,7 +377,7 @@ def _audience(to_all: bool, branch: tuple[str, ...], group: tuple[str, ...],
         if values:
             audience[key] = list(values)
     if not audience:
-        raise click.UsageError("say who receives it: --all, --branch, --group, --member or --role")
+        raise click.UsageError("请指定发给谁：--all、--branch、--group、--member 或 --role")
     return audience
 
 
@@ -377,7 +387,7 @@ def _content(text: str | None, reading: bool, reminder: str | None) -> dict:
                          {"reading": "today"} if reading else None,
                          {"reminder": reminder} if reminder is not None else None) if c]
     if len(given) != 1:
-        raise click.UsageError("give exactly one of --text, --reading, --reminder")
+        raise click.UsageError("请在 --text、--reading、--reminder 中选且只选一个")
     return given[0]
 
 
@@ -390,29 +400,30 @@ def _print_preview(preview) -> None:  # noqa: ANN001  (schedules.admin.Preview)
 
 
 @schedule_group.command("add")
-@click.option("--at", help="Once: 'YYYY-MM-DD HH:MM'.")
-@click.option("--daily", help="Every day at 'HH:MM'.")
-@click.option("--weekly", help="'mon,fri HH:MM'.")
-@click.option("--monthly", help="'DAY HH:MM', e.g. '1 09:00' for the 主题党日.")
-@click.option("--cron", help="A crontab expression, e.g. '0 8 * * 1'.")
-@click.option("--workdays-only", is_flag=True, help="Skip non-working days (调休 honoured).")
-@click.option("--all", "to_all", is_flag=True, help="Send to every member.")
-@click.option("--branch", multiple=True, help="A branch (支部); repeatable.")
-@click.option("--group", multiple=True, help="A group (党小组); repeatable.")
-@click.option("--member", multiple=True, type=int, help="A member id; repeatable.")
-@click.option("--role", multiple=True, type=click.Choice(["member", "group_leader", "secretary",
-                                                          "admin"]), help="A role; repeatable.")
-@click.option("--text", help="The message.")
-@click.option("--reading", is_flag=True, help="The day's 纪法 reading.")
-@click.option("--reminder", help="An integrity reminder's id (see content/reminders.toml).")
+@click.option("--at", help="只发一次：'YYYY-MM-DD HH:MM'。")
+@click.option("--daily", help="每天：'HH:MM'。")
+@click.option("--weekly", help="每周：星期几（mon…sun，逗号分隔）和时间，如 'mon,fri 08:30'。")
+@click.option("--monthly", help="每月：几号和时间，如 '1 09:00'（主题党日）。")
+@click.option("--cron", help="高级：cron 表达式（分 时 日 月 星期），如 '0 8 * * 1'。")
+@click.option("--workdays-only", is_flag=True, help="仅工作日发送（按节假日和调休安排）。")
+@click.option("--all", "to_all", is_flag=True, help="发给全体党员。")
+@click.option("--branch", multiple=True, help="发给某个支部；可重复。")
+@click.option("--group", multiple=True,
+              help="发给某个党小组，写作 支部/党小组（只有一个支部有这个名字时可只写组名）；可重复。")
+@click.option("--member", multiple=True, type=int, help="发给某位党员（编号）；可重复。")
+@click.option("--role", multiple=True, type=click.Choice(list(ROLE_NAMES)),
+              help="发给某个角色（" + ROLE_CHOICES_HELP + "）；可重复。")
+@click.option("--text", help="消息文字。")
+@click.option("--reading", is_flag=True, help="发送当天的每日纪法。")
+@click.option("--reminder", help="发送一条廉洁提醒（编号见 content/reminders.toml）。")
 @click.option("--robot", type=click.Choice(["text", "markdown"]),
-              help="Also post it once to each branch's WeCom group robot ([robots] config).")
+              help="同时由各支部的企业微信群机器人发到群里（text 纯文本或 markdown；见配置 [robots]）。")
 @click.option("--allow-duplicate", is_flag=True,
-              help="Create it even if a running schedule sends the same to the same people.")
+              help="即使已有一条生效中的定时消息在同样时间向同样的人发送同样内容，也照样新建。")
 @pass_ctx
 def schedule_add(ctx: Ctx, at, daily, weekly, monthly, cron, workdays_only, to_all, branch,  # noqa: ANN001
                  group, member, role, text, reading, reminder, robot, allow_duplicate) -> None:
-    """Create a schedule and show its preview."""
+    """新建一条定时消息，并显示预览。"""
     from schedules import admin
 
     kind, spec = _schedule_definition(at, daily, weekly, monthly, cron)
@@ -435,10 +446,10 @@ def schedule_add(ctx: Ctx, at, daily, weekly, monthly, cron, workdays_only, to_a
 
 
 @schedule_group.command("list")
-@click.option("--all", "show_all", is_flag=True, help="Include cancelled and finished ones.")
+@click.option("--all", "show_all", is_flag=True, help="包括已取消和已完成的。")
 @pass_ctx
 def schedule_list(ctx: Ctx, show_all: bool) -> None:
-    """List schedules."""
+    """列出定时消息。"""
     from bot import audience as audiences
     from bot.store import schedules as store_schedules
     from schedules import admin
@@ -466,16 +477,17 @@ def _schedule_or_fail(ctx: Ctx, schedule_id: int):  # noqa: ANN202
 @click.argument("schedule_id", type=int)
 @pass_ctx
 def schedule_show(ctx: Ctx, schedule_id: int) -> None:
-    """A schedule and its broadcasts: targeted, sent, failed by reason, pending."""
+    """查看一条定时消息及每次发送的结果：应发、已送达、失败原因、待发。"""
     from bot import audience as audiences
     from bot import delivery
+    from bot.audit_text import actor_name
     from bot.store import schedules as store_schedules
     from schedules import admin
     from schedules.jobs import describe_content
 
     s = _schedule_or_fail(ctx, schedule_id)
     db = ctx.services.store.db
-    click.echo(f"定时消息 {s.id}（{admin.STATUS_NAMES[s.status]}），由 {s.created_by} 创建于 "
+    click.echo(f"定时消息 {s.id}（{admin.STATUS_NAMES[s.status]}），由 {actor_name(s.created_by)} 创建于 "
                f"{s.created_at:%Y-%m-%d %H:%M}")
     click.echo(f"时间：{admin.describe_when(s.kind, s.spec, s.workdays_only)}")
     click.echo(f"对象：{audiences.describe(s.audience)}")
@@ -502,7 +514,7 @@ def schedule_show(ctx: Ctx, schedule_id: int) -> None:
 @click.argument("schedule_id", type=int)
 @pass_ctx
 def schedule_preview(ctx: Ctx, schedule_id: int) -> None:
-    """The text as a member sees it, the audience size and the next five fire times."""
+    """预览：党员看到的内容、发送人数和接下来五次的发送时间。"""
     from schedules import admin
 
     s = _schedule_or_fail(ctx, schedule_id)
@@ -527,8 +539,8 @@ def _status_command(name: str, status: str, done: str) -> None:
             raise click.ClickException(str(exc)) from None
         click.echo(f"定时消息 {schedule_id} {done}。")
 
-    command.__doc__ = {"paused": "Pause a schedule.", "active": "Resume a paused schedule.",
-                       "cancelled": "Cancel a schedule (kept for its history)."}[status]
+    command.help = {"paused": "暂停一条定时消息。", "active": "恢复一条已暂停的定时消息。",
+                    "cancelled": "取消一条定时消息（保留发送记录）。"}[status]
 
 
 _status_command("pause", "paused", "已暂停")
@@ -540,7 +552,7 @@ _status_command("cancel", "cancelled", "已取消")
 @click.argument("schedule_id", type=int)
 @pass_ctx
 def schedule_send_now(ctx: Ctx, schedule_id: int) -> None:
-    """Send a schedule's message now, and deliver it."""
+    """立即发送一次这条定时消息，并完成投递。"""
     from bot import delivery
     from schedules import admin
 
@@ -560,13 +572,13 @@ def schedule_send_now(ctx: Ctx, schedule_id: int) -> None:
 
 @cli.group("deliveries")
 def deliveries_group() -> None:
-    """The delivery ledger."""
+    """投递记录。"""
 
 
 @deliveries_group.command("drain")
 @pass_ctx
 def deliveries_drain(ctx: Ctx) -> None:
-    """Send every pending delivery that is due now (also finishes interrupted fan-outs)."""
+    """发送所有已到时间的待发消息（也会补完被中断的群发）。"""
     from bot import delivery
     from schedules.jobs import resume_expansions
 
@@ -579,9 +591,11 @@ def deliveries_drain(ctx: Ctx) -> None:
 
 
 # The groups in bot/commands/ import Ctx and pass_ctx from this module, so they are added last.
+from bot.cli_help import localise  # noqa: E402
 from bot.commands import register_all  # noqa: E402
 
 register_all(cli)
+localise(cli)
 
 
 def main() -> None:

@@ -132,7 +132,8 @@ def import_regulation(store: Store, path: Path, parsed: ParsedRegulation, *,
                        " VALUES (?, ?, ?, ?, ?)",
                        [name, year, file_hash, len(parsed.articles), now.isoformat()])
             audit.record(db, actor=actor, action="regulation import",
-                         detail=f"{name} {year}: {len(parsed.articles)} articles", at=now)
+                         detail={"source": name, "version": year,
+                                 "articles": len(parsed.articles)}, at=now)
     return ImportReport(name, year, len(parsed.articles), changed, superseded, is_current,
                         already_imported=bool(seen) and changed == 0)
 

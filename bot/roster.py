@@ -323,5 +323,5 @@ def import_rows(store: Store, check: RosterCheck, *, actor: str, now: datetime) 
                                       member_id=member_id, now=now)
                 bound += 1
         audit.record(db, actor=actor, action="roster import",
-                     detail=f"{created} new, {updated} updated, {bound} WeCom accounts", at=now)
+                     detail={"created": created, "updated": updated, "wecom": bound}, at=now)
     return ImportResult(created, updated, bound)

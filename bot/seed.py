@@ -53,5 +53,5 @@ def add_demo_roster(services: Services) -> int:
             members.add_member(db, name=name, branch=branch, grp=grp, phone=phone, role=role,
                                demo=True, now=now)
         audit.record(db, actor="init", action="demo roster",
-                     detail=f"{len(DEMO_ROSTER)} demo members", at=now)
+                     detail={"members": len(DEMO_ROSTER)}, at=now)
     return len(DEMO_ROSTER)

@@ -148,8 +148,8 @@ def import_month(store: Store, path: Path, *, actor: str, now: datetime) -> Task
         others = sum(1 for t in store_tasks.month_tasks(db, month) if t.slug not in listed)
         if counts["added"] or counts["updated"]:
             audit.record(db, actor=actor, action="tasks import",
-                         detail=f"{month} from {path.name}: {counts['added']} added,"
-                                f" {counts['updated']} updated", at=now)
+                         detail={"month": month, "file": path.name, "added": counts["added"],
+                                 "updated": counts["updated"]}, at=now)
     return TaskImportReport(month, counts["added"], counts["updated"], counts["same"], others)
 
 

@@ -86,9 +86,12 @@ def confirm(inbound: Inbound, ctx: Context) -> Reply:
                                       created_by=f"chat:{ctx.member.name}", now=ctx.clock.now())
     kv.delete(ctx.db, _pending_key(ctx))
     from bot.store import audit
+    from schedules.admin import audit_facts
 
     audit.record(ctx.db, actor=f"chat:{ctx.member.name}", action="schedule add",
-                 detail=f"#{schedule_id} once {pending['at']}", at=ctx.clock.now())
+                 detail=audit_facts(schedule_id, kind="once", spec=spec, workdays_only=False,
+                                    audience=pending["audience"], content=content),
+                 at=ctx.clock.now())
     return Reply(f"已创建定时消息 {schedule_id}，将于 {pending['at'].replace('T', ' ')} 发送。"
                  f"\n发送「取消定时 {schedule_id}」可以取消。")
 
@@ -129,7 +132,7 @@ def cancel_schedule(inbound: Inbound, ctx: Context) -> Reply:
     from bot.store import audit
 
     audit.record(ctx.db, actor=f"chat:{ctx.member.name}", action="schedule cancelled",
-                 detail=f"#{schedule_id}", at=ctx.clock.now())
+                 detail={"schedule": schedule_id}, at=ctx.clock.now())
     return Reply(f"定时消息 {schedule_id} 已取消。")
 
 

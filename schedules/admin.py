@@ -20,7 +20,11 @@ from schedules.jobs import describe_content, render_content
 from schedules.timing import KINDS, SpecError, next_fires, trigger_for
 
 MAX_TEXT = 600  # a WeCom text is at most 2,048 bytes; 600 Chinese characters fit
-KIND_NAMES = {"once": "一次", "daily": "每天", "weekly": "每周", "monthly": "每月", "cron": "cron"}
+# A schedule's 发送方式, for the console's form and the CLI's help; cron is for the few who
+# know crontab, so the form offers it under 高级.
+KIND_NAMES = {"once": "一次", "daily": "每天", "weekly": "每周", "monthly": "每月",
+              "cron": "高级（cron 表达式）"}
+ADVANCED_KINDS = ("cron",)
 
 
 class ScheduleError(ValueError):
@@ -130,8 +134,9 @@ def create(services: Services, *, kind: str, spec: dict[str, Any], workdays_only
                                           audience=audience, content=content, created_by=actor,
                                           now=now)
         audit.record(db, actor=actor, action="schedule add",
-                     detail=f"#{schedule_id} {kind} {spec} -> {audiences.describe(audience)}: "
-                            f"{describe_content(content)[:80]}", at=now)
+                     detail=audit_facts(schedule_id, kind=kind, spec=spec,
+                                        workdays_only=workdays_only, audience=audience,
+                                        content=content), at=now)
     return schedule_id
 
 
@@ -148,11 +153,20 @@ def set_status(services: Services, schedule_id: int, status: str, *, actor: str)
         if status == "active":
             # Resuming does not send what fell due while paused.
             store_schedules.mark_handled(db, schedule_id, services.clock.now())
-        audit.record(db, actor=actor, action=f"schedule {status}", detail=f"#{schedule_id}",
-                     at=services.clock.now())
+        audit.record(db, actor=actor, action=STATUS_ACTIONS[status],
+                     detail={"schedule": schedule_id}, at=services.clock.now())
 
 
 STATUS_NAMES = {"active": "生效中", "paused": "已暂停", "cancelled": "已取消", "done": "已完成"}
+STATUS_ACTIONS = {"paused": "schedule paused", "active": "schedule active",  # audit codes
+                  "cancelled": "schedule cancelled"}
+
+
+def audit_facts(schedule_id: int, *, kind: str, spec: dict[str, Any], workdays_only: bool,
+                audience: dict[str, Any], content: dict[str, Any]) -> dict[str, Any]:
+    """What the audit keeps of a schedule made or changed (bot/audit_text.py reads it back)."""
+    return {"schedule": schedule_id, "kind": kind, "spec": spec, "workdays_only": workdays_only,
+            "audience": audience, "content": describe_content(content)[:80]}
 
 # Schedules a duplicate is looked for among: a paused one sends again once resumed.
 RUNNING = ("active", "paused")
@@ -259,7 +273,8 @@ def send_now(services: Services, schedule_id: int, *, actor: str) -> int:
            else f"schedule:{schedule_id}:now:{now.isoformat()}")
     with services.store.transaction() as db:
         audit.record(db, actor=actor, action="schedule send-now",
-                     detail=f"#{schedule_id}" + (" (one-off, now done)" if fire else ""), at=now)
+                     detail={"schedule": schedule_id, **({"consumed": True} if fire else {})},
+                     at=now)
     text = render_content(services, schedule.content, now)
     if schedule.content.get("robot"):
         delivery.create_robot_broadcast(services, key=key, text=text, audience=schedule.audience,
@@ -287,4 +302,4 @@ def describe_when(kind: str, spec: dict[str, Any], workdays_only: bool) -> str:
         return f"每{days} {spec['time']}{suffix}"
     if kind == "monthly":
         return f"每月 {spec['day']} 日 {spec['time']}{suffix}"
-    return f"cron {spec['cron']}{suffix}"
+    return f"按 cron 表达式「{spec['cron']}」{suffix}"

@@ -229,7 +229,7 @@ def test_list_and_cancel(services, clock):
     assert [s.status for s in schedules(services)] == ["cancelled", "active"]
     audit = services.store.db.execute(
         "SELECT actor, detail FROM audit WHERE action = 'schedule cancelled'").fetchall()
-    assert [tuple(row) for row in audit] == [("chat:陈静", "#1")]
+    assert [tuple(row) for row in audit] == [("chat:陈静", '{"schedule": 1}')]
 
     # The cancelled one never goes out.
     runner = SchedulerRunner(services, jobs=default_jobs())

@@ -196,10 +196,10 @@ def test_cli_lists_and_acknowledges(cli_run, clock) -> None:
     acked = run("alerts", "ack", str(alert_id))
     assert acked.exit_code == 0 and f"已确认告警 {alert_id}" in acked.output
     assert "没有未处理的告警" in run("alerts", "list").output
-    assert "已确认（cli" in run("alerts", "list", "--all").output
+    assert "已确认（命令行" in run("alerts", "list", "--all").output
     audit = made[0].store.db.execute(
         "SELECT action, detail FROM audit WHERE action = 'alert ack'").fetchall()
-    assert audit == [("alert ack", f"#{alert_id} token_quota:wx1")]
+    assert audit == [("alert ack", f'{{"alert": {alert_id}, "kind": "token_quota:wx1"}}')]
 
 
 @pytest.mark.parametrize("args, message", [

@@ -150,7 +150,7 @@ def test_xlsx_without_out_is_a_clear_error(seeded, tmp_path):
     assert result.exit_code == 2
     assert isinstance(result.exception, SystemExit)
     assert result.stdout == ""
-    assert "--out" in result.stderr and "XLSX needs a file" in result.stderr
+    assert "--out" in result.stderr and "XLSX 需要指定文件" in result.stderr
     assert "Traceback" not in result.stderr
     assert list(tmp_path.glob("*.xlsx")) == []
 

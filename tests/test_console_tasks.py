@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 
 import pytest
 
+from bot import audit_text
 from bot.store import tasks as store_tasks
 from tests.console_helpers import logged_in, text, token
 
@@ -131,7 +133,9 @@ def test_admin_creates_edits_and_removes_a_task(services, admin) -> None:
         ("console:admin1", "task.add"), ("console:admin1", "task.edit"),
         ("console:admin1", "task.remove")]
     edit_detail = next(d for _, a, d in audit_rows(services) if a == "task.edit")
-    assert "标题" in edit_detail and "截止日期" in edit_detail and "对象" in edit_detail
+    assert json.loads(edit_detail)["fields"] == ["title", "due", "required", "audience"]
+    assert audit_text.detail_text("task.edit", edit_detail) == (
+        f"2026-11 第 {task.position} 项「学习党章第四章」：改了标题、截止日期、必学/选学、对象")
 
 
 @pytest.mark.parametrize(("fields", "reason"), [

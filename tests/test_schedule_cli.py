@@ -111,7 +111,7 @@ def test_add_each_kind_shows_audience_size_next_five_fires_and_the_text(run, db)
     cron = run("schedule", "add", "--cron", "0 8 * * 1", "--member", "2", "--member", "3",
                "--reading").output
     assert cron.splitlines() == [
-        "已创建定时消息 5：cron 0 8 * * 1",
+        "已创建定时消息 5：按 cron 表达式「0 8 * * 1」",
         "发送对象：2 名指定党员（2 人）",
         "接下来的发送时间：2026-11-30 08:00、2026-12-07 08:00、2026-12-14 08:00、"
         "2026-12-21 08:00、2026-12-28 08:00",
@@ -168,7 +168,7 @@ def test_list_and_preview(run):
 def test_send_now_then_show_counts_per_broadcast(run, db, clock):
     run("schedule", "add", "--daily", "18:00", "--branch", "第一党支部", "--text", "今晚学习")
     show = run("schedule", "show", "1").output.splitlines()
-    assert show == ["定时消息 1（生效中），由 cli 创建于 2026-11-23 09:00",
+    assert show == ["定时消息 1（生效中），由 命令行 创建于 2026-11-23 09:00",
                     "时间：每天 18:00", "对象：第一党支部", "内容：今晚学习", "尚未发送过。"]
 
     sent = run("schedule", "send-now", "1").output
@@ -213,7 +213,7 @@ def test_show_marks_a_missed_fire(run, db, clock):
     clock.set(clock.now().replace(hour=12))  # down from before 10:00 until 12:00
     jobs.fire_admin_schedules(db)
     assert run("schedule", "show", "1").output.splitlines()[0] == (
-        "定时消息 1（已完成），由 cli 创建于 2026-11-23 09:00")
+        "定时消息 1（已完成），由 命令行 创建于 2026-11-23 09:00")
     assert run("schedule", "show", "1").output.splitlines()[-1] == (
         "2026-11-23T10:00  错过（服务停机超过宽限期，未补发）")
 
@@ -289,15 +289,15 @@ GOOD_TEXT = ("--text", "学习通知")
 
 @pytest.mark.parametrize(("args", "code", "says"), [
     (("--at", "2026-12-01 08:00", *GOOD_TIME, *GOOD_AUDIENCE, *GOOD_TEXT), 2,
-     "give exactly one of --at, --daily, --weekly, --monthly, --cron"),
+     "请在 --at、--daily、--weekly、--monthly、--cron 中选且只选一个"),
     ((*GOOD_AUDIENCE, *GOOD_TEXT), 2,
-     "give exactly one of --at, --daily, --weekly, --monthly, --cron"),
+     "请在 --at、--daily、--weekly、--monthly、--cron 中选且只选一个"),
     (("--daily", "25:00", *GOOD_AUDIENCE, *GOOD_TEXT), 1, 'a time looks like "08:30"'),
     (("--at", "2026-12-01 25:00", *GOOD_AUDIENCE, *GOOD_TEXT), 1,
      'a one-off schedule needs "at", like 2026-12-01T08:00'),
     (("--weekly", "mon,xyz 08:00", *GOOD_AUDIENCE, *GOOD_TEXT), 1, "weekly needs weekdays"),
     (("--monthly", "first 08:00", *GOOD_AUDIENCE, *GOOD_TEXT), 2,
-     "like '1 09:00' (day of month, time)"),
+     "应写作几号和时间，如 '1 09:00'"),
     (("--monthly", "32 08:00", *GOOD_AUDIENCE, *GOOD_TEXT), 1,
      "monthly needs a day of the month from 1 to 31"),
     (("--cron", "0 8 * *", *GOOD_AUDIENCE, *GOOD_TEXT), 1,
@@ -312,11 +312,11 @@ GOOD_TEXT = ("--text", "学习通知")
     ((*GOOD_TIME, *GOOD_AUDIENCE, "--text", ""), 1, "消息内容不能为空"),
     ((*GOOD_TIME, *GOOD_AUDIENCE, "--text", "   "), 1, "消息内容不能为空"),
     ((*GOOD_TIME, *GOOD_AUDIENCE, "--text", "学" * 601), 1, "消息太长（最多 600 字）"),
-    ((*GOOD_TIME, *GOOD_AUDIENCE), 2, "give exactly one of --text, --reading, --reminder"),
+    ((*GOOD_TIME, *GOOD_AUDIENCE), 2, "请在 --text、--reading、--reminder 中选且只选一个"),
     ((*GOOD_TIME, *GOOD_AUDIENCE, *GOOD_TEXT, "--reading"), 2,
-     "give exactly one of --text, --reading, --reminder"),
+     "请在 --text、--reading、--reminder 中选且只选一个"),
     ((*GOOD_TIME, *GOOD_TEXT), 2,
-     "say who receives it: --all, --branch, --group, --member or --role"),
+     "请指定发给谁：--all、--branch、--group、--member 或 --role"),
     ((*GOOD_TIME, "--role", "boss", *GOOD_TEXT), 2, "'boss' is not one of"),
 ], ids=["two-times", "no-time", "daily-25:00", "at-25:00", "bad-weekday", "monthly-no-day",
         "monthly-day-32", "cron-four-fields", "cron-hour-25", "cron-feb-30", "once-in-the-past",

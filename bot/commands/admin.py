@@ -13,6 +13,7 @@ import sys
 import click
 
 from bot.cli import Ctx, pass_ctx
+from bot.cli_help import choices_help
 from bot.console import accounts
 from bot.store import admins
 
@@ -21,7 +22,7 @@ PASSWORD_ENV = "QINGFENG_ADMIN_PASSWORD"  # noqa: S105 (the variable's name)
 
 @click.group("admin")
 def group() -> None:
-    """Admin console accounts (the web console at /admin)."""
+    """管理后台（网页 /admin）的账号。"""
 
 
 def _password(from_stdin: bool) -> str:
@@ -49,12 +50,13 @@ def _run(ctx: Ctx, change, **kwargs) -> None:  # noqa: ANN001 (an accounts funct
 
 @group.command("create")
 @click.argument("name")
-@click.option("--role", type=click.Choice(admins.ROLES), default="admin", show_default=True)
-@click.option("--branch", help="The branch a secretary manages (required for --role secretary).")
-@click.option("--password-stdin", is_flag=True, help="Read the password from stdin (one line).")
+@click.option("--role", type=click.Choice(admins.ROLES), default="admin", show_default=True,
+              help="角色（" + choices_help(admins.ROLE_NAMES) + "）。")
+@click.option("--branch", help="支部书记管理的支部（--role secretary 时必填）。")
+@click.option("--password-stdin", is_flag=True, help="从标准输入读取密码（一行）。")
 @pass_ctx
 def create(ctx: Ctx, name: str, role: str, branch: str | None, password_stdin: bool) -> None:
-    """Create a console account."""
+    """新建一个后台账号（密码在终端输入两次，或用 --password-stdin）。"""
     password = _password(password_stdin)
     _run(ctx, accounts.create, name=name, password=password, role=role, branch=branch)
     where = f"，管理 {branch}" if role == "secretary" else ""
@@ -64,7 +66,7 @@ def create(ctx: Ctx, name: str, role: str, branch: str | None, password_stdin: b
 @group.command("list")
 @pass_ctx
 def list_accounts(ctx: Ctx) -> None:
-    """List console accounts."""
+    """列出后台账号。"""
     rows = admins.all_admins(ctx.services.store.db)
     if not rows:
         click.echo("还没有账号。用 python -m bot admin create 姓名 创建第一个管理员。")
@@ -77,10 +79,10 @@ def list_accounts(ctx: Ctx) -> None:
 
 @group.command("passwd")
 @click.argument("name")
-@click.option("--password-stdin", is_flag=True, help="Read the password from stdin (one line).")
+@click.option("--password-stdin", is_flag=True, help="从标准输入读取密码（一行）。")
 @pass_ctx
 def passwd(ctx: Ctx, name: str, password_stdin: bool) -> None:
-    """Set a new password (ends the account's sessions)."""
+    """设置新密码（该账号已登录的会话随即失效）。"""
     if admins.by_name(ctx.services.store.db, name) is None:
         raise click.ClickException(f"没有名为 {name} 的账号")
     _run(ctx, accounts.reset_password, name=name, password=_password(password_stdin))
@@ -91,7 +93,7 @@ def passwd(ctx: Ctx, name: str, password_stdin: bool) -> None:
 @click.argument("name")
 @pass_ctx
 def disable(ctx: Ctx, name: str) -> None:
-    """Disable an account (ends its sessions)."""
+    """停用一个账号（其已登录的会话随即失效）。"""
     _run(ctx, accounts.set_active, name=name, active=False)
     click.echo(f"已停用账号 {name}。")
 
@@ -100,6 +102,6 @@ def disable(ctx: Ctx, name: str) -> None:
 @click.argument("name")
 @pass_ctx
 def enable(ctx: Ctx, name: str) -> None:
-    """Enable a disabled account again."""
+    """重新启用一个已停用的账号。"""
     _run(ctx, accounts.set_active, name=name, active=True)
     click.echo(f"已启用账号 {name}。")

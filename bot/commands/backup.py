@@ -13,16 +13,16 @@ from schedules import lease
 
 @click.group("backup")
 def group() -> None:
-    """Backups of the database (safe while the service runs)."""
+    """数据库备份（服务运行时也可安全执行）。"""
 
 
 @group.command("create")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              help="Where to write it (default: backup.dir).")
-@click.option("--keep", type=click.IntRange(min=1), help="How many to keep (default: backup.keep).")
+              help="备份写到哪个文件夹（默认为配置 [backup] 的 dir）。")
+@click.option("--keep", type=click.IntRange(min=1), help="保留几份（默认为配置 [backup] 的 keep）。")
 @pass_ctx
 def create(ctx: Ctx, directory: Path | None, keep: int | None) -> None:
-    """Copy the live database, check the copy, and delete the oldest beyond --keep."""
+    """复制正在使用的数据库，检查副本，并删除超出 --keep 份数的最旧备份。"""
     config = ctx.config
     info = _or_fail(lambda: backup.create(config.store_path, directory or config.backup_dir,
                                           ctx.services.clock.now(),
@@ -31,10 +31,11 @@ def create(ctx: Ctx, directory: Path | None, keep: int | None) -> None:
 
 
 @group.command("list")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="备份所在的文件夹（默认为配置 [backup] 的 dir）。")
 @pass_ctx
 def list_backups(ctx: Ctx, directory: Path | None) -> None:
-    """The backups in the backup directory, oldest first."""
+    """列出备份文件夹中的备份，最旧的在前。"""
     directory = directory or ctx.config.backup_dir
     found = backup.listing(directory)
     if not found:
@@ -46,17 +47,17 @@ def list_backups(ctx: Ctx, directory: Path | None) -> None:
 @group.command("verify")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def verify(file: Path) -> None:
-    """Check a backup file: integrity, schema version, row counts."""
+    """检查一个备份文件：完整性、结构版本、各表行数。"""
     info = _or_fail(lambda: backup.verify(file))
     click.echo(f"完好：{info.path}（结构版本 {info.schema_version}，{_counts(info.counts)}）")
 
 
 @group.command("restore")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", is_flag=True, help="不再询问确认。")
 @pass_ctx
 def restore(ctx: Ctx, file: Path, yes: bool) -> None:
-    """Replace the database with a backup (stop the service first)."""
+    """用备份替换数据库（请先停止服务）。"""
     config, services = ctx.config, ctx.services
     holder = lease.current_holder(services.store, services.clock.timestamp())
     if holder is not None:

@@ -14,21 +14,21 @@ CHANNEL_NAMES = {"mp": "公众号", "wecom": "企业微信应用"}
 
 @click.group("menu")
 def group() -> None:
-    """The custom menu (自定义菜单)."""
+    """对话框下方的自定义菜单。"""
 
 
 @group.command("show")
 def show() -> None:
-    """Print the menu's JSON (to paste into the platform, or to read)."""
+    """显示菜单的 JSON（可粘贴到平台后台，或用来查看）。"""
     click.echo(json.dumps(menu_data(), ensure_ascii=False, indent=2))
 
 
 @group.command("push")
 @click.option("--channel", type=click.Choice(["mp", "wecom"]), multiple=True,
-              help="Which platform (default: every enabled one with its secret).")
+              help="设置哪个平台（mp 公众号、wecom 企业微信应用；默认为所有已启用且配置了 secret 的）。")
 @pass_ctx
 def push(ctx: Ctx, channel: tuple[str, ...]) -> None:
-    """Set the menu on the platform through its API (replaces the current menu)."""
+    """通过平台接口设置菜单（替换平台上现有的菜单）。"""
     from bot.channels.menu import MenuPushFailed
     from bot.channels.menu import push as push_menu
     from bot.delivery import channels_of

@@ -11,7 +11,7 @@ from bot.cli import Ctx, pass_ctx
 
 @click.group("nudges")
 def group() -> None:
-    """Nudges (督学): private reminders about unfinished study tasks."""
+    """督学：就未完成的学习任务私信提醒党员。"""
 
 
 def _day(text: str | None, today: date) -> date:
@@ -51,10 +51,10 @@ def _print_plan(plan, label: str) -> None:  # noqa: ANN001  (bot.nudges.Plan)
 
 
 @group.command("preview")
-@click.option("--date", "day_text", metavar="YYYY-MM-DD", help="The day to plan (default: today).")
+@click.option("--date", "day_text", metavar="YYYY-MM-DD", help="预览哪一天（默认今天）。")
 @pass_ctx
 def preview(ctx: Ctx, day_text: str | None) -> None:
-    """Who would get what on that day, with today's data; sends and records nothing."""
+    """按当前数据预览那一天谁会收到什么提醒；不发送，也不记录。"""
     from bot.nudges import Settings, plan_day
     from bot.reminders import holiday_calendar
 
@@ -68,7 +68,7 @@ def preview(ctx: Ctx, day_text: str | None) -> None:
 @group.command("run")
 @pass_ctx
 def run(ctx: Ctx) -> None:
-    """Send today's nudges now (once: members nudged today are not nudged again)."""
+    """立即发送今天的督学提醒（今天已提醒过的党员不再重复）。"""
     from bot import delivery
     from bot.nudges import run_day
 

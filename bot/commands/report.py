@@ -14,19 +14,22 @@ from bot.cli import Ctx, pass_ctx
 
 @click.group("report")
 def group() -> None:
-    """Reports for the branch secretary."""
+    """给支部书记的报表。"""
 
 
 @group.command("month")
 @click.argument("month")
-@click.option("--branch", help="Only this branch (支部).")
+@click.option("--branch", help="只统计这个支部。")
 @click.option("--format", "fmt", type=click.Choice(["xlsx", "csv"]), default="csv",
-              show_default=True)
+              show_default=True, help="报表格式。")
 @click.option("--out", type=click.Path(path_type=Path),
-              help="File to write (CSV: stdout if not given; XLSX needs it).")
+              help="写入的文件（CSV 不指定时输出到屏幕；XLSX 必须指定）。")
 @pass_ctx
 def month(ctx: Ctx, month: str, branch: str | None, fmt: str, out: Path | None) -> None:
-    """Per branch and group: 应学 / 已学 / 缺项, check-ins, quiz accuracy, months missed."""
+    """某月（MONTH，写作 YYYY-MM）的学习情况月报。
+
+    按支部和党小组统计：应学、已学、缺项，打卡，答题正确率，连续未完成的月数。
+    """
     from bot.report import ReportError, month_report, report_csv, report_xlsx
 
     if fmt == "xlsx" and out is None:

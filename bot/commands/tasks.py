@@ -12,7 +12,9 @@ from typing import Any
 import click
 
 from bot import audience as audiences
+from bot.audit_text import task_facts
 from bot.cli import Ctx, pass_ctx
+from bot.cli_help import ROLE_CHOICES_HELP, choices_help
 from bot.library import TASK_KINDS, ContentError
 from bot.store import audit, members
 from bot.store import tasks as store_tasks
@@ -24,7 +26,7 @@ ROLE_CHOICES = tuple(members.ROLES)
 
 @click.group("tasks")
 def group() -> None:
-    """Monthly study tasks (学习任务)."""
+    """每月的学习任务。"""
 
 
 def _this_month(ctx: Ctx) -> str:
@@ -41,15 +43,15 @@ def _month(ctx: Ctx, month: str | None) -> str:
 
 def _audience_options(command: Any) -> Any:
     for option in reversed((
-        click.option("--all", "to_all", is_flag=True, help="Every member (the default for add)."),
-        click.option("--branch", multiple=True, help="A branch (支部); repeatable."),
+        click.option("--all", "to_all", is_flag=True, help="面向全体党员（add 的默认）。"),
+        click.option("--branch", multiple=True, help="面向某个支部；可重复。"),
         click.option("--group", "groups", multiple=True,
-                     help="A group (党小组) as 支部/党小组, or its name if only one branch has it;"
-                          " repeatable."),
+                     help="面向某个党小组，写作 支部/党小组（只有一个支部有这个名字时可只写组名）；"
+                          "可重复。"),
         click.option("--member", "member_ids", multiple=True, type=int,
-                     help="A member id; repeatable."),
+                     help="面向某位党员（编号）；可重复。"),
         click.option("--role", multiple=True, type=click.Choice(ROLE_CHOICES),
-                     help="A role; repeatable."),
+                     help="面向某个角色（" + ROLE_CHOICES_HELP + "）；可重复。"),
     )):
         command = option(command)
     return command
@@ -98,11 +100,11 @@ def _find(ctx: Ctx, ref: str, month: str | None) -> Task:
 
 
 @group.command("list")
-@click.option("--month", help="YYYY-MM (default: this month).")
-@click.option("--removed", is_flag=True, help="Also show removed tasks.")
+@click.option("--month", help="月份，写作 YYYY-MM（默认本月）。")
+@click.option("--removed", is_flag=True, help="同时显示已删除的任务。")
 @pass_ctx
 def list_tasks(ctx: Ctx, month: str | None, removed: bool) -> None:
-    """The month's tasks: number, title, due, required, audience, completions."""
+    """列出某月的学习任务：序号、标题、截止日期、必学或选学、对象、完成情况。"""
     month = _month(ctx, month)
     db = ctx.services.store.db
     counts = {c.task.id: c for c in store_tasks.completions(db, month)}
@@ -124,23 +126,24 @@ def list_tasks(ctx: Ctx, month: str | None, removed: bool) -> None:
 
 def _task_options(command: Any) -> Any:
     for option in reversed((
-        click.option("--title", help="The title members see."),
-        click.option("--due", help="Due date, YYYY-MM-DD."),
-        click.option("--detail", help="What to do."),
-        click.option("--link", help="A public http(s) link to the material."),
+        click.option("--title", help="党员看到的任务标题。"),
+        click.option("--due", help="截止日期，写作 YYYY-MM-DD。"),
+        click.option("--detail", help="具体要做什么。"),
+        click.option("--link", help="学习材料的公开链接（http 或 https）。"),
         click.option("--reading", "readings", multiple=True,
-                     help="A reading's id in the library (e.g. jlcf-2023-058); repeatable."),
+                     help="条文库中一篇学习内容的编号（如 jlcf-2023-058）；可重复。"),
         click.option("--required/--optional", "required", default=None,
-                     help="必学 (default) or 选学."),
-        click.option("--kind", type=click.Choice(TASK_KINDS), help="study, 主题党日, 三会一课, other."),
+                     help="必学（默认）或选学。"),
+        click.option("--kind", type=click.Choice(TASK_KINDS),
+                     help="类型（" + choices_help(store_tasks.KIND_NAMES) + "）。"),
     )):
         command = option(command)
     return command
 
 
 @group.command("add")
-@click.option("--month", help="YYYY-MM (default: this month).")
-@click.option("--slug", help="A stable id (default: generated).")
+@click.option("--month", help="月份，写作 YYYY-MM（默认本月）。")
+@click.option("--slug", help="任务的固定编号（默认自动生成）。")
 @_task_options
 @_audience_options
 @pass_ctx
@@ -148,7 +151,7 @@ def add(ctx: Ctx, month: str | None, slug: str | None, title: str | None, due: s
         detail: str | None, link: str | None, readings: tuple[str, ...], required: bool | None,
         kind: str | None, to_all: bool, branch: tuple[str, ...], groups: tuple[str, ...],
         member_ids: tuple[int, ...], role: tuple[str, ...]) -> None:
-    """Add a task at the end of the month's numbering."""
+    """添加一项任务，排在该月已有任务之后。"""
     month = _month(ctx, month)
     if not title or not due:
         raise click.ClickException("请用 --title 写任务标题，用 --due 写截止日期（如 2026-12-18）。")
@@ -161,8 +164,7 @@ def add(ctx: Ctx, month: str | None, slug: str | None, title: str | None, due: s
                 db, month=month, title=title, due=due, now=now, detail=detail or "",
                 link=link or "", readings=readings, required=True if required is None else required,
                 kind=kind or "study", audience=audience, slug=slug)
-            audit.record(db, actor="cli", action="task add",
-                         detail=f"{task.month} #{task.position} {task.slug}", at=now)
+            audit.record(db, actor="cli", action="task add", detail=task_facts(task), at=now)
     except TaskError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"已添加 {task.month} 第 {task.position} 项：{task.title}"
@@ -171,8 +173,8 @@ def add(ctx: Ctx, month: str | None, slug: str | None, title: str | None, due: s
 
 @group.command("edit")
 @click.argument("ref")
-@click.option("--month", help="The month REF's number is in (default: this month).")
-@click.option("--no-readings", is_flag=True, help="Drop the task's readings.")
+@click.option("--month", help="REF 序号所在的月份（默认本月）。")
+@click.option("--no-readings", is_flag=True, help="去掉这项任务的全部学习材料。")
 @_task_options
 @_audience_options
 @pass_ctx
@@ -180,7 +182,7 @@ def edit(ctx: Ctx, ref: str, month: str | None, no_readings: bool, title: str | 
          due: str | None, detail: str | None, link: str | None, readings: tuple[str, ...],
          required: bool | None, kind: str | None, to_all: bool, branch: tuple[str, ...],
          groups: tuple[str, ...], member_ids: tuple[int, ...], role: tuple[str, ...]) -> None:
-    """Change a task (REF: its number in --month, or its id); the number stays."""
+    """修改一项任务（REF：它在 --month 月份中的序号，或任务编号）；序号不变。"""
     task = _find(ctx, ref, month)
     if readings and no_readings:
         raise click.ClickException("--reading 和 --no-readings 只能选一个。")
@@ -198,7 +200,7 @@ def edit(ctx: Ctx, ref: str, month: str | None, no_readings: bool, title: str | 
         with services.store.transaction() as db:
             updated = store_tasks.edit_task(db, task.id, now=now, **changes)
             audit.record(db, actor="cli", action="task edit",
-                         detail=f"{task.month} #{task.position} {', '.join(changes)}", at=now)
+                         detail={**task_facts(updated), "fields": list(changes)}, at=now)
     except TaskError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"已修改 {updated.month} 第 {updated.position} 项：{updated.title}"
@@ -208,18 +210,17 @@ def edit(ctx: Ctx, ref: str, month: str | None, no_readings: bool, title: str | 
 
 @group.command("remove")
 @click.argument("ref")
-@click.option("--month", help="The month REF's number is in (default: this month).")
+@click.option("--month", help="REF 序号所在的月份（默认本月）。")
 @pass_ctx
 def remove(ctx: Ctx, ref: str, month: str | None) -> None:
-    """Remove a task: members stop seeing it; its number is not reused; records stay."""
+    """删除一项任务：党员不再看到它；序号不再使用；完成记录保留。"""
     task = _find(ctx, ref, month)
     services = ctx.services
     now = services.clock.now()
     try:
         with services.store.transaction() as db:
             store_tasks.remove_task(db, task.id, now=now)
-            audit.record(db, actor="cli", action="task remove",
-                         detail=f"{task.month} #{task.position} {task.slug}", at=now)
+            audit.record(db, actor="cli", action="task remove", detail=task_facts(task), at=now)
     except TaskError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"已删除 {task.month} 第 {task.position} 项：{task.title}（完成记录保留，序号不再使用）")
@@ -229,7 +230,10 @@ def remove(ctx: Ctx, ref: str, month: str | None) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @pass_ctx
 def import_file(ctx: Ctx, file: Path) -> None:
-    """Load a whole month from a file in the content/tasks format (month = "YYYY-MM", [[task]])."""
+    """从文件导入一整个月的任务。
+
+    文件格式同 content/tasks 中的文件：month = "YYYY-MM" 和若干 [[task]]。
+    """
     if not file.is_file():
         raise click.ClickException(f"找不到文件：{file}")
     services = ctx.services

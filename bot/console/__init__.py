@@ -28,7 +28,8 @@ How to add a page
            require_branch(row_branch, "任务 3")    # the menu then highlights the page
            with services().store.transaction():
                ...                                 # the change
-               record("task.edit", "任务 3：标题改为 …")   # audit: who is added for you
+               record("task.edit", {"task": 3, "fields": ["title"]})  # audit: who is added
+                                           # for you; name the action in bot/audit_text.py
            return redirect(url_for("console.tasks"))
 
    `route(..., admin_only=True)` for admin-only pages. Never register on `bp` directly: the
@@ -59,6 +60,7 @@ from bot.services import Services
 # Page modules, imported once so their `route`s register on `bp`.
 PAGES: tuple[str, ...] = ("auth", "reasons", "dashboard", "members", "schedules", "users",
                          "audit_log",
+                         "labels",
                          "content", "tasks", "reports")
 
 

@@ -23,7 +23,7 @@ class AccountError(ValueError):
 
 def _check_role(role: str, branch: str | None) -> str | None:
     if role not in admins.ROLES:
-        raise AccountError(f"角色只能是 admin（管理员）或 secretary（支部书记），不是 {role!r}")
+        raise AccountError("角色只能是管理员或支部书记")
     branch = (branch or "").strip() or None
     if role == "secretary" and branch is None:
         raise AccountError("支部书记账号必须指定所属支部")
@@ -44,7 +44,7 @@ def create(db: sqlite_utils.Database, *, name: str, password: str, role: str,
         raise AccountError(str(exc)) from None
     admin_id = admins.create(db, name=name, password_hash=digest, role=role, branch=branch, at=at)
     audit.record(db, actor=actor, action="account.create",
-                 detail=f"{name} 角色={role} 支部={branch or '全部'}", at=at)
+                 detail={"name": name, "role": role, "branch": branch}, at=at)
     return admin_id
 
 
@@ -63,7 +63,8 @@ def reset_password(db: sqlite_utils.Database, *, name: str, password: str, actor
     except passwords.WeakPassword as exc:
         raise AccountError(str(exc)) from None
     admins.set_password(db, account.id, digest)
-    audit.record(db, actor=actor, action="account.password", detail=name, at=at)
+    audit.record(db, actor=actor, action="account.password", detail={"name": name},
+                 at=at)
 
 
 def set_active(db: sqlite_utils.Database, *, name: str, active: bool, actor: str,
@@ -73,7 +74,7 @@ def set_active(db: sqlite_utils.Database, *, name: str, active: bool, actor: str
         raise AccountError("不能停用最后一个管理员账号")
     admins.set_active(db, account.id, active)
     audit.record(db, actor=actor, action="account.enable" if active else "account.disable",
-                 detail=name, at=at)
+                 detail={"name": name}, at=at)
 
 
 def set_role(db: sqlite_utils.Database, *, name: str, role: str, branch: str | None,
@@ -85,4 +86,4 @@ def set_role(db: sqlite_utils.Database, *, name: str, role: str, branch: str | N
         raise AccountError("不能把最后一个管理员改成支部书记")
     admins.set_role(db, account.id, role, branch)
     audit.record(db, actor=actor, action="account.role",
-                 detail=f"{name} 角色={role} 支部={branch or '全部'}", at=at)
+                 detail={"name": name, "role": role, "branch": branch}, at=at)

@@ -57,14 +57,14 @@ def _attempt(name: str, password: str) -> str | None:
         if not ok or account is None or not account.active:
             throttle.record_failure(tx, keys, now, _policy())
             audit.record(tx, actor=f"login:{name[:40]}", action="login.failed",
-                         detail=f"来自 {keys[1][3:]}", at=clock.now())
+                         detail={"ip": keys[1][3:]}, at=clock.now())
             return "账号或密码不正确，或账号已停用。"
         throttle.record_success(tx, keys)
         admins.touch_login(tx, account.id, clock.now())
         if passwords.needs_rehash(account.password_hash):
             admins.rehash(tx, account.id, passwords.rehash(password))
         audit.record(tx, actor=f"console:{account.name}", action="login",
-                     detail=f"来自 {keys[1][3:]}", at=clock.now())
+                     detail={"ip": keys[1][3:]}, at=clock.now())
     start_session(account)
     return None
 
@@ -77,7 +77,7 @@ def _when(timestamp: float) -> str:
 @route("/logout", methods=("POST",))
 def logout() -> ResponseReturnValue:
     with services().store.transaction() as tx:
-        audit.record(tx, actor=f"console:{g.console_user.name}", action="logout", detail="",
+        audit.record(tx, actor=f"console:{g.console_user.name}", action="logout", detail={},
                      at=services().clock.now())
         admins.end_sessions(tx, g.console_user.id)  # also on the account's other devices
     session.clear()

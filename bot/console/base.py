@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -85,8 +85,9 @@ def actor() -> str:
     return f"console:{user().name}"
 
 
-def record(action: str, detail: str) -> None:
-    """Audit an action of the logged-in account (in the caller's transaction, if any)."""
+def record(action: str, detail: Mapping[str, Any] | str) -> None:
+    """Audit an action of the logged-in account (in the caller's transaction, if any); `detail`
+    is the facts bot/audit_text.py puts in Chinese for the 操作日志 (add the action there)."""
     audit.record(db(), actor=actor(), action=action, detail=detail, at=services().clock.now())
 
 
@@ -104,7 +105,8 @@ def require_branch(branch: str | None, what: str) -> None:
     scope = branch_scope()
     if scope is not None and branch != scope:
         with services().store.transaction():
-            record("denied", f"{request.method} {request.path}: {what}（支部 {branch or '全部'}）")
+            record("denied", {"method": request.method, "path": request.path, "what": what,
+                              "branch": branch})
         abort(403)
 
 
@@ -140,7 +142,8 @@ def route(rule: str, *, methods: tuple[str, ...] = ("GET",), admin_only: bool = 
                 return _to_login()
             if admin_only and not account.is_admin:
                 with services().store.transaction():
-                    record("denied", f"{request.method} {request.path}: 需要管理员")
+                    record("denied", {"method": request.method, "path": request.path,
+                                      "need": "admin"})
                 abort(403)
             return view(*args, **kwargs)
 

@@ -127,8 +127,8 @@ def content_import() -> ResponseReturnValue:
     pending = ri.hold(services(), filename=upload.filename, data=data, parsed=parsed,
                       source=source, version=version, owner=user().id)
     with services().store.transaction():
-        record("content.import.preview", f"{upload.filename}：{source} {version}，"
-                                     f"{len(parsed.articles)} 条")
+        record("content.import.preview", {"file": upload.filename, "source": source,
+                                          "version": version, "articles": len(parsed.articles)})
     return render_template("console/import_preview.html", parsed=parsed, pending=pending,
                            existing=_existing(source, version),
                            chapter_rows=ri.chapter_rows(parsed))
@@ -152,14 +152,15 @@ def content_import_confirm() -> ResponseReturnValue:
         if request.form.get("action") == "discard":
             ri.discard(services(), token)
             with services().store.transaction():
-                record("content.import.discard", f"{pending.filename}：{pending.source}")
+                record("content.import.discard",
+                       {"file": pending.filename, "source": pending.source})
             return redirect(url_for("console.content_import"))
         report = ri.confirm(services(), pending, actor=f"console:{user().name}")
     except ri.ImportProblem as exc:
         return _import_form(str(exc)), 400
     with services().store.transaction():
-        record("content.import", f"{report.source} {report.version}：{report.articles} 条，"
-                                 f"新增或更新 {report.changed} 条")
+        record("content.import", {"source": report.source, "version": report.version,
+                                  "articles": report.articles, "changed": report.changed})
     return render_template("console/import_done.html", report=report)
 
 

@@ -18,6 +18,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask.typing import ResponseReturnValue
 
 from bot import roster
+from bot.audit_text import member_facts
 from bot.console.base import (
     actor,
     branch_scope,
@@ -99,7 +100,7 @@ def members_bind_code(member_id: int) -> ResponseReturnValue:
     back = _back()  # checked before the write: nothing may fail after it
     with services().store.transaction() as tx:
         code = store_members.new_bind_code(tx, member.id)
-        record("member.bind-code", f"#{member.id} {member.branch} {member.name}")
+        record("member.bind-code", member_facts(member))
     flash(f"{member.name} 的新绑定码：{code}（旧码已作废）", "ok")
     return redirect(back, 303)
 
@@ -111,8 +112,7 @@ def members_active(member_id: int) -> ResponseReturnValue:
     back = _back()
     with services().store.transaction() as tx:
         tx.execute("UPDATE members SET active = ? WHERE id = ?", [int(active), member.id])
-        record("member.reactivate" if active else "member.deactivate",
-               f"#{member.id} {member.branch} {member.name}")
+        record("member.reactivate" if active else "member.deactivate", member_facts(member))
     flash(f"已{'恢复' if active else '停用'} {member.name}", "ok")
     return redirect(back, 303)
 

@@ -93,13 +93,13 @@ def _download(month: str, kind: str) -> ResponseReturnValue:
         report = _load(month)
     except reports.ReportError as exc:
         return _error(str(exc))
-    who = report.branch or "全部支部"
     if kind == "xlsx":
         data, mimetype = reports.report_xlsx(report), XLSX_TYPE
     else:  # the BOM lets Excel and WPS open the CSV as UTF-8
         data, mimetype = reports.report_csv(report).encode("utf-8-sig"), "text/csv"
     with services().store.transaction():
-        record("report.download", f"{report.month} {who} {kind.upper()}（{len(report.rows)} 人）")
+        record("report.download", {"month": report.month, "branch": report.branch,
+                                   "format": kind, "rows": len(report.rows)})
     name = f"学习情况月报-{report.month}" + (f"-{report.branch}" if report.branch else "")
     return send_file(io.BytesIO(data), mimetype=mimetype, as_attachment=True,
                      download_name=f"{name}.{kind}", max_age=0)

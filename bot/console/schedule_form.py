@@ -32,7 +32,7 @@ class Definition:
 def parse(form: MultiDict) -> Definition:
     kind = form.get("kind", "")
     if kind not in KINDS:
-        raise ScheduleError("请选择发送方式（一次、每天、每周、每月或 cron）")
+        raise ScheduleError("请选择发送方式（一次、每天、每周、每月，或「高级」里的 cron 表达式）")
     return Definition(kind, _spec(kind, form), form.get("workdays_only") == "1",
                       _audience(form), _content(form))
 

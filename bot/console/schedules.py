@@ -36,7 +36,8 @@ def _options() -> dict[str, Any]:
         "groups": [(ref, audiences.group_label(ref)) for ref in
                    (audiences.group_ref(b, g) for b, g in store_members.list_groups(db(), branch=scope))],
         "reminders": list(db().query("SELECT id, title FROM reminders ORDER BY id")),
-        "kinds": admin.KIND_NAMES, "weekdays": schedule_form.WEEKDAY_LABELS,
+        "kinds": admin.KIND_NAMES, "advanced_kinds": admin.ADVANCED_KINDS,
+        "weekdays": schedule_form.WEEKDAY_LABELS,
         "scope": scope,
     }
 
@@ -206,9 +207,10 @@ def _update(s: store_schedules.Schedule, definition: schedule_form.Definition) -
              int(definition.workdays_only), json.dumps(audience, ensure_ascii=False),
              json.dumps(definition.content, ensure_ascii=False), now.isoformat(), s.id])
         audit.record(tx, actor=actor(), action="schedule edit",
-                     detail=f"#{s.id} {definition.kind} {definition.spec} -> "
-                            f"{audiences.describe(audience)}: "
-                            f"{describe_content(definition.content)[:80]}", at=now)
+                     detail=admin.audit_facts(s.id, kind=definition.kind, spec=definition.spec,
+                                              workdays_only=definition.workdays_only,
+                                              audience=audience, content=definition.content),
+                     at=now)
 
 
 STATUS_ACTIONS = {"pause": ("paused", "已暂停"), "resume": ("active", "已恢复（暂停期间到期的不补发）"),

@@ -16,6 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from bot import audience as audiences
 from bot import report as reports
+from bot.audit_text import task_facts
 from bot.console import charts
 from bot.console.base import branch_scope, db, record, require_branch, route, services
 from bot.library import TASK_KINDS
@@ -214,8 +215,7 @@ def tasks_new() -> ResponseReturnValue:
         with services().store.transaction() as tx:
             task = store_tasks.add_task(tx, month=month, now=services().clock.now(),
                                         origin="admin", **fields)
-            record("task.add", f"{month} 第 {task.position} 项「{task.title}」，"
-                               f"面向 {audiences.describe(task.audience)}，截止 {task.due}")
+            record("task.add", task_facts(task))
     except store_tasks.TaskError as exc:
         return _render_form(task=None, values=dict(request.form), month=month,
                             error=str(exc), status=400)
@@ -254,18 +254,13 @@ def tasks_edit(task_id: int) -> ResponseReturnValue:
         fields = _form_fields(branch_scope(), keep_audience=task.audience)
         with services().store.transaction() as tx:
             updated = store_tasks.edit_task(tx, task.id, now=services().clock.now(), **fields)
-            changed = [FIELD_NAMES[n] for n in fields if _differs(task, updated, n)]
-            record("task.edit", f"{task.month} 第 {task.position} 项「{updated.title}」："
-                                f"{'、'.join(changed) or '无变化'}")
+            changed = [n for n in fields if _differs(task, updated, n)]
+            record("task.edit", {**task_facts(updated), "fields": changed})
     except store_tasks.TaskError as exc:
         return _render_form(task=task, values=dict(request.form), month=task.month,
                             error=str(exc), status=400)
     flash(f"已保存 {task.month} 第 {task.position} 项任务「{updated.title}」。", "ok")
     return redirect(url_for("console.tasks", month=task.month))
-
-
-FIELD_NAMES = {"title": "标题", "detail": "内容", "link": "链接", "due": "截止日期",
-               "kind": "类型", "required": "必学", "audience": "对象"}
 
 
 def _differs(old: store_tasks.Task, new: store_tasks.Task, name: str) -> bool:
@@ -278,7 +273,7 @@ def tasks_remove(task_id: int) -> ResponseReturnValue:
     try:
         with services().store.transaction() as tx:
             store_tasks.remove_task(tx, task.id, now=services().clock.now())
-            record("task.remove", f"{task.month} 第 {task.position} 项「{task.title}」")
+            record("task.remove", task_facts(task))
     except store_tasks.TaskError as exc:
         flash(str(exc), "error")
         return redirect(url_for("console.tasks", month=task.month))

@@ -12,8 +12,12 @@ from datetime import datetime
 
 import sqlite_utils
 
+from bot.store.members import ROLES as ROLES_OF_MEMBERS
+
 ROLES = ("admin", "secretary")
-ROLE_NAMES = {"admin": "管理员", "secretary": "支部书记"}
+# A console account's role. 支部书记 is the roster's word (bot.store.members.ROLES); a console
+# admin is 管理员 (the roster's "admin" member role is 党务干部, a person, not an account).
+ROLE_NAMES = {"admin": "管理员", "secretary": ROLES_OF_MEMBERS["secretary"]}
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,8 @@ def acknowledge(db: sqlite_utils.Database, alert_id: int, *, actor: str, at: dat
         raise AlertError(f"告警 {alert_id} 已经确认过了")
     value = json.dumps({"by": actor, "at": at.isoformat()}, ensure_ascii=False)
     kv.put(db, f"{ACK_PREFIX}{alert_id}", value, None)
-    audit.record(db, actor=actor, action="alert ack", detail=f"#{alert_id} {row[2]}", at=at)
+    audit.record(db, actor=actor, action="alert ack", detail={"alert": alert_id, "kind": row[2]},
+                 at=at)
     return _alert(*row, value)
 
 
