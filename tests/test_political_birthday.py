@@ -16,11 +16,13 @@ import pytest
 from bot import political_birthday
 from bot.clock import SHANGHAI, SettableClock
 from bot.config import OATH, ConfigError, load_config
+from bot.seed import initialise
 from bot.services import Services, build_services
-from bot.store import kv, members, party_dates
+from bot.store import Store, kv, members, party_dates
 from schedules import jobs
 from tests.conftest import test_config as config_for
 from tests.fakeapi import FakeWeChatAPI
+from tests.paths import CONTENT
 from tests.test_channels import fake_api, settle, short_timeouts, wecom_section
 
 ONE, TWO = "第一党支部", "第二党支部"
@@ -323,3 +325,71 @@ def test_a_configured_oath_and_time_are_used(make_services, clock) -> None:
     tick(services)
     [text] = texts(services, ids["刘芳"])
     assert "“我志愿加入中国共产党……”" in text
+
+
+# --- the CLI -------------------------------------------------------------------------------
+
+@pytest.fixture
+def cli_config(tmp_path, clock, monkeypatch):
+    import bot.cli
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[store]\npath = "{tmp_path / "cli.db"}"\n\n[content]\npath = "{CONTENT}"\n',
+                      encoding="utf-8")
+    made: list[Services] = []
+
+    def build(config_, clock_=None):
+        made.append(build_services(config_, clock))
+        return made[-1]
+
+    monkeypatch.setattr(bot.cli, "build_services", build)
+    services = build(load_config(config))
+    initialise(services, demo=False)
+    seed(services)
+    yield config
+    for s in made:
+        s.store.close()
+
+
+def run_cli(config, *args: str):
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    return CliRunner().invoke(cli, ["--config", str(config), "birthdays", *args])
+
+
+def test_cli_list_and_preview_send_nothing(cli_config):
+    listed = run_cli(cli_config, "list", "--month", "2026-10")
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.splitlines() == [
+        "2026年10月政治生日：4 人。",
+        "2026-10-03  第一党支部  财务处党小组  刘芳  2003-10-03 入党，23 周年",
+        "2026-10-08  第二党支部  人事处党小组  吴敏  2015-10-08 入党，11 周年",
+        "2026-10-09  第二党支部  人事处党小组  郑新  2025-10-09 入党，1 周年",
+        "2026-10-20  第一党支部  综合处党小组  王书记  1995-10-20 入党，31 周年"]
+    one = run_cli(cli_config, "list", "--month", "2027-02", "--branch", ONE)
+    assert "2027-02-28  第一党支部  财务处党小组  陈静  2004-02-29 入党，23 周年" in one.output
+
+    shown = run_cli(cli_config, "preview", "--date", "2026-10-08")
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.startswith("2026-10-08：4 条消息，政治生日推送未开启（config.toml 中 "
+                                   "[birthday] enabled = true 后才会发送），发送时间 09:00。")
+    assert "（政治生日祝福） 发给：吴敏" in shown.output
+    assert "（本月政治生日名单） 发给：王书记（political-birthdays:2026-10:branch:第一党支部）" in shown.output
+    assert "（本月政治生日名单） 发给：李干部（political-birthdays:2026-10:all）" in shown.output
+    store = Store(load_config(cli_config).store_path)
+    try:
+        assert store.db.execute("SELECT count(*) FROM broadcasts").fetchone()[0] == 0
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("list", "--month", "2026-13"), "月份应写作 2026-10，收到 '2026-13'"),
+    (("list", "--month", "十月"), "月份应写作 2026-10"),
+    (("preview", "--date", "2026/10/08"), "日期应写作 2026-10-08，收到 '2026/10/08'"),
+])
+def test_cli_bad_month_or_date_is_one_clear_line(cli_config, args, message):
+    result = run_cli(cli_config, *args)
+    assert result.exit_code == 2 and message in result.output
+    assert "Traceback" not in result.output
