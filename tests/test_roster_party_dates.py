@@ -211,3 +211,14 @@ def test_migration_adds_the_columns_to_an_existing_database(tmp_path: Path):
         assert {"party_joined_on", "party_confirmed_on"} <= columns
     finally:
         store.close()
+
+
+def test_would_change_says_whether_a_row_sets_new_dates(services):
+    with services.store.transaction() as db:
+        member_id = members.add_member(db, name="周明", branch="第三党支部", now=services.clock.now())
+        party_dates.set_dates(db, member_id, joined=date(2001, 7, 1), confirmed=None)
+    db = services.store.db
+    assert not party_dates.would_change(db, member_id, joined=None, confirmed=None)
+    assert not party_dates.would_change(db, member_id, joined=date(2001, 7, 1), confirmed=None)
+    assert party_dates.would_change(db, member_id, joined=date(2001, 7, 2), confirmed=None)
+    assert party_dates.would_change(db, member_id, joined=None, confirmed=date(2002, 7, 1))

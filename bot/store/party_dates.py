@@ -26,6 +26,14 @@ def set_dates(db: sqlite_utils.Database, member_id: int, *, joined: date | None,
          member_id])
 
 
+def would_change(db: sqlite_utils.Database, member_id: int, *, joined: date | None,
+                 confirmed: date | None) -> bool:
+    """Whether set_dates with these dates would change what is stored (a blank keeps it)."""
+    stored = dates_of(db, [member_id]).get(member_id, PartyDates(None, None))
+    return (joined is not None and joined != stored.joined) or (
+        confirmed is not None and confirmed != stored.confirmed)
+
+
 def dates_of(db: sqlite_utils.Database, member_ids: list[int]) -> dict[int, PartyDates]:
     """member id -> their dates, for the members asked about."""
     if not member_ids:
