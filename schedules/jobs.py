@@ -154,26 +154,6 @@ def fire_reminders(services: Services) -> None:
     _mark_handled(services, "reminders", now)
 
 
-def _nudge_trigger(services: Services) -> CronTrigger:
-    hour, minute = services.config.get("nudge.send_time").split(":")
-    return CronTrigger(hour=int(hour), minute=int(minute), timezone=services.clock.tz)
-
-
-def fire_nudges(services: Services) -> None:
-    """督学 at nudge.send_time on working days; bot/nudges.py decides who gets what. While
-    nudges are off the fires are still marked handled, so turning them on sends no backlog."""
-    from bot import nudges
-
-    fires, now = _builtin_fires(services, "nudges", _nudge_trigger(services), True)
-    for fire in fires if services.config.get("nudge.enabled") else ():
-        if now - fire > _grace(services):
-            record_missed(services, f"nudge:{fire.date()}", fire, {"members": []}, None,
-                          "（督学提醒）")
-            continue
-        nudges.run_day(services, fire.date(), fire)
-    _mark_handled(services, "nudges", now)
-
-
 def _birthday_trigger(services: Services) -> CronTrigger:
     hour, minute = services.config.get("birthday.send_time").split(":")
     return CronTrigger(hour=int(hour), minute=int(minute), timezone=services.clock.tz)
@@ -195,6 +175,26 @@ def fire_political_birthdays(services: Services) -> None:
                          audience={"members": list(message.member_ids)},
                          text=lambda m=message: m.text, label=message.label)
     _mark_handled(services, "birthdays", now)
+
+
+def _nudge_trigger(services: Services) -> CronTrigger:
+    hour, minute = services.config.get("nudge.send_time").split(":")
+    return CronTrigger(hour=int(hour), minute=int(minute), timezone=services.clock.tz)
+
+
+def fire_nudges(services: Services) -> None:
+    """督学 at nudge.send_time on working days; bot/nudges.py decides who gets what. While
+    nudges are off the fires are still marked handled, so turning them on sends no backlog."""
+    from bot import nudges
+
+    fires, now = _builtin_fires(services, "nudges", _nudge_trigger(services), True)
+    for fire in fires if services.config.get("nudge.enabled") else ():
+        if now - fire > _grace(services):
+            record_missed(services, f"nudge:{fire.date()}", fire, {"members": []}, None,
+                          "（督学提醒）")
+            continue
+        nudges.run_day(services, fire.date(), fire)
+    _mark_handled(services, "nudges", now)
 
 
 def _per_branch(body: str) -> delivery.TextFor:

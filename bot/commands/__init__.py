@@ -12,13 +12,13 @@ import click
 
 MODULES: tuple[str, ...] = (
     "nudges",
+    "birthdays",
     "report",
     "backup",
     "admin",
     "alerts",
     "tasks",
     "menu",
-    "birthdays",
 )
 
 
