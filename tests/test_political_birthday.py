@@ -393,3 +393,22 @@ def test_cli_bad_month_or_date_is_one_clear_line(cli_config, args, message):
     result = run_cli(cli_config, *args)
     assert result.exit_code == 2 and message in result.output
     assert "Traceback" not in result.output
+
+
+def test_config_check_warns_when_on_without_any_date(make_services, tmp_path, clock) -> None:
+    from bot.checks import birthday_problems
+
+    services = make_services(demo=False, birthday=ON)
+    on = load_config(config_for(tmp_path, birthday=ON))
+    off = load_config(config_for(tmp_path))
+    with services.store.transaction() as db:
+        member_id = members.add_member(db, name="刘芳", branch=ONE, now=clock.now())
+    [warning] = birthday_problems(on)
+    assert "没有任何在册党员填写了入党时间" in warning
+    assert birthday_problems(off) == []
+    with services.store.transaction() as db:
+        party_dates.set_dates(db, member_id, joined=date(2003, 10, 3), confirmed=None)
+    assert birthday_problems(on) == []
+    with services.store.transaction() as db:
+        members.deactivate(db, member_id)  # only an inactive member has one: nothing will go out
+    assert len(birthday_problems(on)) == 1
