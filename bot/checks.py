@@ -30,7 +30,7 @@ def config_warnings(config: Config, today: date) -> list[str]:
         warnings.append("公众号未设置 QINGFENG_MP_APP_SECRET：只能被动回复，无法主动推送")
     if config.get("wecom.enabled") and not config.get("wecom.secret"):
         warnings.append("企业微信未设置 QINGFENG_WECOM_SECRET：只能被动回复，无法主动推送")
-    return warnings + stored_audience_problems(config)
+    return warnings + stored_audience_problems(config) + birthday_problems(config)
 
 
 def stored_audience_problems(config: Config) -> list[str]:
@@ -49,6 +49,27 @@ def stored_audience_problems(config: Config) -> list[str]:
         return []  # not created by `init` yet: nothing stored to warn about
     finally:
         conn.close()
+
+
+def birthday_problems(config: Config) -> list[str]:
+    """党员政治生日 turned on with no 入党时间 on the roster would never send anything."""
+    if not config.get("birthday.enabled") or not config.store_path.is_file():
+        return []
+    try:
+        conn = sqlite3.connect(f"{config.store_path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return []
+    try:
+        (dated,) = conn.execute("SELECT count(*) FROM members WHERE active = 1"
+                                " AND party_joined_on IS NOT NULL").fetchone()
+    except sqlite3.Error:
+        return []  # not created or not upgraded by `init` yet
+    finally:
+        conn.close()
+    if dated:
+        return []
+    return ["已开启党员政治生日（[birthday] enabled = true），但名册中没有任何在册党员填写了入党时间："
+            "请导入含“入党时间”列的名册，否则不会发出任何祝福或名单"]
 
 
 def content_problems(config: Config) -> list[str]:

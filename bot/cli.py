@@ -181,14 +181,16 @@ def members_group() -> None:
 def members_import(ctx: Ctx, file: Path, dry_run: bool) -> None:
     """从 CSV 或 XLSX 文件导入名册。
 
-    列：姓名、支部、党小组，可选 手机、企业微信账号、角色（党员/党小组长/支部书记/党务干部）。
+    列：姓名、支部、党小组，可选 手机、企业微信账号、角色（党员/党小组长/支部书记/党务干部）、
+    入党时间、转正时间（如 2001-07-01）。
     先逐行检查，有任何错误则不写入。
     """
     from bot import roster
 
     services = ctx.services
     try:
-        check = roster.check_rows(roster.read_table(file), services.store)
+        check = roster.check_rows(roster.read_table(file), services.store,
+                                   services.clock.today())
     except roster.RosterError as exc:
         raise click.ClickException(str(exc)) from None
     if not check.ok:

@@ -17,6 +17,10 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "QINGFENG_"
+# The 入党誓词 as the Party Constitution (Article 6) gives it; birthday.oath may replace it.
+OATH = ("我志愿加入中国共产党，拥护党的纲领，遵守党的章程，履行党员义务，执行党的决定，严守党的纪律，"
+        "保守党的秘密，对党忠诚，积极工作，为共产主义奋斗终身，随时准备为党和人民牺牲一切，永不叛党。")
+MAX_OATH_CHARS = 500
 
 # Each section's keys with their type and default. A default of None means "required when the
 # section is enabled". This table is the configuration reference the README documents.
@@ -87,6 +91,11 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "monthly_day": (int, 20),         # the monthly "still unfinished" reminder (1-28)
         "days_before_due": (int, 3),      # remind N days before a required task is due (0-30)
         "inactive_days": (int, 7),        # remind after K days without a check-in (0: off)
+    },
+    "birthday": {                         # 党员政治生日 (bot/political_birthday.py)
+        "enabled": (bool, False),         # greetings and the secretaries' monthly list
+        "send_time": (str, "09:00"),      # every day (greetings) / first working day (list)
+        "oath": (str, OATH),              # the 入党誓词 quoted in the greeting
     },
 }
 READING_ORDERS = ("sequential", "shuffle", "weekly")
@@ -258,6 +267,7 @@ def _check_consistency(sections: dict[str, dict[str, Any]]) -> None:
         raise ConfigError(f"backup.keep must be at least 1, got {sections['backup']['keep']}")
     _check_reading(sections["reading"])
     _check_nudge(sections["nudge"])
+    _check_birthday(sections["birthday"])
     for key in ("idle_minutes", "max_failures", "lockout_minutes"):
         if sections["console"][key] < 1:
             raise ConfigError(f"console.{key} must be at least 1, got {sections['console'][key]}")
@@ -344,6 +354,15 @@ def _check_nudge(nudge: dict[str, Any]) -> None:
     if not 0 <= nudge["inactive_days"] <= 365:
         raise ConfigError("nudge.inactive_days must be 0 (off) to 365,"
                           f" got {nudge['inactive_days']}")
+
+
+def _check_birthday(birthday: dict[str, Any]) -> None:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", birthday["send_time"]):
+        raise ConfigError(f"birthday.send_time must look like 09:00, got {birthday['send_time']!r}")
+    birthday["oath"] = birthday["oath"].strip()
+    if not birthday["oath"] or len(birthday["oath"]) > MAX_OATH_CHARS:
+        raise ConfigError(f"birthday.oath must be the oath's text (1 to {MAX_OATH_CHARS}"
+                          f" characters), got {len(birthday['oath'])} characters")
 
 
 def _require_enabled(name: str, values: dict[str, Any]) -> None:

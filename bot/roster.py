@@ -1,4 +1,5 @@
-"""Roster import (CSV or XLSX): columns 姓名, 支部, 党小组, and optionally 手机, 企业微信账号, 角色.
+"""Roster import (CSV or XLSX): columns 姓名, 支部, 党小组, and optionally 手机, 企业微信账号, 角色,
+入党时间 (or 入党日期) and 转正时间 (or 转正日期), read by bot/party_dates.py.
 
 Every row is checked first; any problem is reported in plain words with its row number and
 nothing is written. A valid file is written in one transaction: all of it or none of it.
@@ -12,11 +13,13 @@ import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from xml.parsers import expat
 
-from bot.store import Store, audit, members
+from bot.clock import Clock
+from bot.party_dates import PartyDateError, read_date
+from bot.store import Store, audit, members, party_dates
 
 MAX_ROWS = 5_000       # a branch roster is tens or hundreds of people; an office, thousands
 MAX_COLUMNS = 30
@@ -36,6 +39,8 @@ COLUMNS = {
     "手机": "phone", "手机号": "phone", "phone": "phone",
     "企业微信账号": "wecom", "企业微信": "wecom", "wecom_userid": "wecom", "userid": "wecom",
     "角色": "role", "role": "role",
+    "入党时间": "joined", "入党日期": "joined",
+    "转正时间": "confirmed", "转正日期": "confirmed",
 }
 REQUIRED = ("name", "branch")
 LINE = "_line"  # each row's number in the file (1 = header), kept across blank rows
@@ -72,12 +77,15 @@ class RosterRow:
     phone: str
     wecom: str
     role: str
+    joined: date | None = None     # 入党日期
+    confirmed: date | None = None  # 转正日期
 
 
 @dataclass
 class RosterCheck:
     rows: list[RosterRow] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # "第 3 行：缺少姓名"
+    party_dates: bool = False  # the file has a 入党时间 or 转正时间 column (the preview shows it)
 
     @property
     def ok(self) -> bool:
@@ -242,14 +250,16 @@ def _keyed(table: list[list[str]]) -> list[dict[str, str]]:
     return rows
 
 
-def check_rows(rows: list[dict[str, str]], store: Store) -> RosterCheck:
-    """Validate every row; nothing is written."""
-    check = RosterCheck()
+def check_rows(rows: list[dict[str, str]], store: Store,
+               today: date | None = None) -> RosterCheck:
+    """Validate every row; nothing is written. `today` bounds the dates (the service clock's)."""
+    today = today or Clock().today()
+    check = RosterCheck(party_dates=any("joined" in r or "confirmed" in r for r in rows))
     seen_people: dict[tuple[str, str], int] = {}
     seen_wecom: dict[str, int] = {}
     for index, raw in enumerate(rows, start=2):  # row 1 is the header
         number = int(raw.get(LINE, index))  # the file's own row number, blank rows counted
-        problems, row = _check_row(number, raw)
+        problems, row = _check_row(number, raw, today)
         key = (row.branch, row.name)
         if row.name and row.branch and key in seen_people:
             problems.append(f"与第 {seen_people[key]} 行重复（同一支部同名）")
@@ -267,7 +277,7 @@ def check_rows(rows: list[dict[str, str]], store: Store) -> RosterCheck:
     return check
 
 
-def _check_row(number: int, raw: dict[str, str]) -> tuple[list[str], RosterRow]:
+def _check_row(number: int, raw: dict[str, str], today: date) -> tuple[list[str], RosterRow]:
     problems: list[str] = []
     name, branch = raw.get("name", ""), raw.get("branch", "")
     phone = re.sub(r"[\s-]", "", raw.get("phone", ""))
@@ -290,8 +300,25 @@ def _check_row(number: int, raw: dict[str, str]) -> tuple[list[str], RosterRow]:
     if role is None:
         known = "、".join(members.ROLES.values())
         problems.append(f"角色「{role_text}」无法识别（可填：{known}）")
-    row = RosterRow(number, name, branch, grp, phone, wecom, role or "member")
+    joined, confirmed = _party_dates(raw, today, problems)
+    row = RosterRow(number, name, branch, grp, phone, wecom, role or "member", joined, confirmed)
     return problems, row
+
+
+def _party_dates(raw: dict[str, str], today: date,
+                 problems: list[str]) -> tuple[date | None, date | None]:
+    """入党日期 and 转正日期 (each optional); 转正 is never before 入党."""
+    found: list[date | None] = []
+    for key, label in (("joined", "入党时间"), ("confirmed", "转正时间")):
+        try:
+            found.append(read_date(raw.get(key, ""), label, today))
+        except PartyDateError as exc:
+            problems.append(str(exc))
+            found.append(None)
+    joined, confirmed = found
+    if joined and confirmed and confirmed < joined:
+        problems.append(f"转正时间 {confirmed.isoformat()} 早于入党时间 {joined.isoformat()}")
+    return joined, confirmed
 
 
 def _group_cell(cell: str, branch: str, problems: list[str]) -> str:
@@ -318,6 +345,7 @@ def import_rows(store: Store, check: RosterCheck, *, actor: str, now: datetime) 
                 role=row.role, now=now)
             created += is_new
             updated += not is_new
+            party_dates.set_dates(db, member_id, joined=row.joined, confirmed=row.confirmed)
             if row.wecom:
                 members.bind_identity(db, channel="wecom", external_id=row.wecom,
                                       member_id=member_id, now=now)

@@ -154,6 +154,29 @@ def fire_reminders(services: Services) -> None:
     _mark_handled(services, "reminders", now)
 
 
+def _birthday_trigger(services: Services) -> CronTrigger:
+    hour, minute = services.config.get("birthday.send_time").split(":")
+    return CronTrigger(hour=int(hour), minute=int(minute), timezone=services.clock.tz)
+
+
+def fire_political_birthdays(services: Services) -> None:
+    """党员政治生日 at birthday.send_time every day, holidays included (a greeting is personal;
+    bot/political_birthday.py keeps the secretaries' list to the month's first working day).
+    While off the fires are still marked handled, so turning it on sends no backlog."""
+    from bot import political_birthday
+
+    fires, now = _builtin_fires(services, "birthdays", _birthday_trigger(services), False)
+    oath = services.config.get("birthday.oath")
+    for fire in fires if services.config.get("birthday.enabled") else ():
+        calendar = holiday_calendar(services)
+        for message in political_birthday.plan_day(services.store.db, fire.date(), calendar,
+                                                   oath):
+            _handle_fire(services, key=message.key, fire=fire, schedule_id=None,
+                         audience={"members": list(message.member_ids)},
+                         text=lambda m=message: m.text, label=message.label)
+    _mark_handled(services, "birthdays", now)
+
+
 def _nudge_trigger(services: Services) -> CronTrigger:
     hour, minute = services.config.get("nudge.send_time").split(":")
     return CronTrigger(hour=int(hour), minute=int(minute), timezone=services.clock.tz)
@@ -228,6 +251,6 @@ def drain_deliveries(services: Services) -> None:
 def default_jobs() -> list[Callable[[Services], None]]:
     """In order: decide what is due, then send it."""
     return [fire_admin_schedules, fire_daily_reading, fire_reminders, fire_nudges,
-            drain_deliveries]
+            fire_political_birthdays, drain_deliveries]
 
 

@@ -12,6 +12,7 @@ import click
 
 MODULES: tuple[str, ...] = (
     "nudges",
+    "birthdays",
     "report",
     "backup",
     "admin",

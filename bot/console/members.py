@@ -72,6 +72,7 @@ def members() -> ResponseReturnValue:
     page = pager(total, PAGE_SIZE)
     rows = list(db().query(
         "SELECT id, name, branch, grp, phone, role, active, demo, bind_code,"
+        " party_joined_on, party_confirmed_on,"
         " (SELECT group_concat(channel, ' ') FROM identities i WHERE i.member_id = members.id"
         "  AND i.active = 1) AS channels"
         f" FROM members WHERE {where} ORDER BY branch, grp, name LIMIT ? OFFSET ?",
@@ -133,7 +134,8 @@ def _digest(path: Path) -> str:
 
 def _check(path: Path) -> roster.RosterCheck:
     """roster.py's row checks, plus: a secretary's file may only name their own branch."""
-    check = roster.check_rows(roster.read_table(path), services().store)
+    check = roster.check_rows(roster.read_table(path), services().store,
+                               services().clock.today())
     scope = branch_scope()
     if scope is not None:
         for row in check.rows:

@@ -344,6 +344,12 @@ MIGRATIONS: list[str] = [
         FROM json_each(tasks.audience, '$.groups') AS g)))
     WHERE json_valid(audience) AND json_type(audience, '$.groups') = 'array';
     """,
+    # 10: 党员政治生日: the roster's 入党日期 and 转正日期 (ISO dates, NULL when not known), read
+    # by bot/political_birthday.py; written by the roster import (bot/store/party_dates.py)
+    """
+    ALTER TABLE members ADD COLUMN party_joined_on TEXT;
+    ALTER TABLE members ADD COLUMN party_confirmed_on TEXT;
+    """,
 ]
 
 
