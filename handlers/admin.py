@@ -31,7 +31,7 @@ def _pending_key(ctx: Context) -> str:
 
 
 @router.text(pattern=r"定时\s+(?P<rest>.+)", admin_only=True,
-             help=HelpLine(100, "定时（管理员）", "「定时 12-01 08:00 全体 内容」，再回复「确认」"))
+             help=HelpLine(100, "定时（管理员）", "「定时 12-01 08:00 全体 内容」"))
 def schedule_message(inbound: Inbound, ctx: Context) -> Reply:
     assert ctx.match is not None and ctx.member is not None
     parts = ctx.match.group("rest").split(maxsplit=3)
@@ -104,7 +104,7 @@ def discard(inbound: Inbound, ctx: Context) -> Reply:
 
 
 @router.text("定时列表", "定时消息", "我的定时", admin_only=True,
-             help=HelpLine(110, "管理定时（管理员）", "「定时列表」查看，「取消定时 1」取消第1条"))
+             help=HelpLine(110, "定时列表（管理员）", "「定时列表」「取消定时 1」"))
 def list_schedules(inbound: Inbound, ctx: Context) -> Reply:
     from schedules.admin import STATUS_NAMES, describe_when
     from schedules.jobs import describe_content

@@ -28,7 +28,7 @@ def ask_to_bind(inbound: Inbound, ctx: Context) -> Reply:
 
 
 @router.text(pattern=r"绑定(?:\s*(?P<args>.*))?", needs_member=False,
-             help=HelpLine(80, "绑定", "公众号首次使用请发「绑定 姓名 手机后四位」"))
+             help=HelpLine(80, "绑定", "「绑定 姓名 手机后四位」（公众号首次使用）"))
 def bind(inbound: Inbound, ctx: Context) -> Reply:
     if ctx.member is not None:
         return Reply(f"你已绑定为 {ctx.member.branch} {ctx.member.name}，无需重复绑定。")

@@ -27,7 +27,7 @@ EMPTY_BANK = "每日一题的题库还是空的，请联系党务干部导入题
 
 
 @router.text(pattern=rf"{QUIZ_WORDS}(?:[\s:：]*(?P<answer>{ANSWER_PATTERN}))?",
-             help=HelpLine(60, "答题", "「答题」做每日一题，再回复 A、AC 或 对/错"))
+             help=HelpLine(60, "答题", "「答题」，再回复 A、AC 或 对/错"))
 def daily_quiz(inbound: Inbound, ctx: Context) -> Reply:
     answer = ctx.match.group("answer") if ctx.match else None
     return _quiz(ctx, answer)

@@ -21,7 +21,7 @@ NUMERAL = r"[零〇一二两三四五六七八九十百千\d]+"
 
 
 @router.text("今日", "今日纪法", "每日纪法", "今天的纪法", "今日学习", "纪法", "每日一读", "今天读什么",
-             help=HelpLine(30, "今日纪法", "「今日纪法」读今天的一条纪法条文"))
+             help=HelpLine(30, "今日纪法", "「今日纪法」读今天的一条条文"))
 def todays_reading(inbound: Inbound, ctx: Context) -> Reply:
     today = ctx.clock.today()
     reading = reading_for(ctx.db, today, ctx.config.section("reading"))
@@ -33,7 +33,7 @@ def todays_reading(inbound: Inbound, ctx: Context) -> Reply:
 # "第 88 条": phone keyboards often put spaces around digits.
 @router.text(pattern=rf"(?:查看?|看)?\s*(?P<source>[^\s\d第]{{0,20}}?)\s*第\s?(?P<num>{NUMERAL})\s?条"
                      rf"(?:之(?P<sub>{NUMERAL}))?(?:是什么|讲的?什么|说了什么|内容)?[?？。]?",
-             help=HelpLine(40, "查条文", "法规名加条号，如「纪律处分条例第九十八条」"))
+             help=HelpLine(40, "查条文", "如「纪律处分条例第九十八条」"))
 def article_lookup(inbound: Inbound, ctx: Context) -> Reply:
     assert ctx.match is not None
     try:

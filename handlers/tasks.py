@@ -27,7 +27,7 @@ MAX_ANSWER_TASKS = 20  # a month never has more in practice; the reply must stay
 
 
 @router.text(*LIST_WORDS, pattern=COMMAND,
-             help=HelpLine(70, "任务", "「任务」看本月学习任务，「完成 2」标记第2项完成，当天可「撤销 2」"))
+             help=HelpLine(70, "任务", "「任务」看本月任务，「完成 2」打勾，当天可「撤销 2」"))
 def task_command(inbound: Inbound, ctx: Context) -> Reply:
     intent = parse(inbound.text)
     assert intent is not None, inbound.text  # COMMAND and LIST_WORDS are a subset of parse's

@@ -12,8 +12,11 @@ from bot.console.base import bp, db, public, services, start_session
 from bot.console.passwords import MIN_LENGTH
 
 
-def _form(error: str | None = None, name: str = "") -> ResponseReturnValue:
-    return render_template("console/setup.html", error=error, name=name, min_length=MIN_LENGTH)
+def _form(error: str | None = None, name: str = "", token: str = "") -> ResponseReturnValue:
+    """The form; after a refusal with what was typed (the token too, so a mistyped password
+    does not send the secretary back to the terminal for the link)."""
+    return render_template("console/setup.html", error=error, name=name, token=token,
+                           min_length=MIN_LENGTH)
 
 
 NO_LINK = ("还没有生成首次设置链接：请用 python -m bot serve（或 make run）启动服务，"
@@ -37,14 +40,14 @@ def setup() -> ResponseReturnValue:
     if request.method == "GET":
         return _form()
     form = request.form
-    name = form.get("name", "").strip()
+    name, token = form.get("name", "").strip(), form.get("token", "").strip()
     try:
         account = first_run.create_first_admin(
-            services().store, token=form.get("token", ""), name=name,
+            services().store, token=token, name=name,
             password=form.get("password", ""), again=form.get("again", ""),
             at=clock.now(), now=clock.timestamp())
     except (first_run.SetupRefused, accounts.AccountError) as exc:
-        return _form(str(exc), name)
+        return _form(str(exc), name, token)
     start_session(account)
     flash(f"已创建管理员账号 {account.name}，并已登录。首次设置链接从此失效。", "ok")
     return redirect(url_for("console.dashboard"), 303)
