@@ -128,8 +128,13 @@ def init(ctx: Ctx, no_demo: bool) -> None:
         click.echo(f"已添加 {report.demo_members_added} 名演示成员（标记为「演示」，导入真实名册后可停用）。")
     from bot.audience import stored_problems
 
-    for line in stored_problems(ctx.services.store.db):  # same-named groups of two branches
+    for line in stored_problems(ctx.services.store.db):  # ambiguous groups, nobody reached
         click.echo(f"注意：{line}")
+    from bot.console.first_run import accounts_exist
+
+    if not accounts_exist(ctx.services.store.db):
+        click.echo("还没有管理后台账号：启动服务（serve）时会显示一次性的首次设置链接，"
+                   "也可以运行 python -m bot admin create 姓名。")
 
 
 @cli.command()

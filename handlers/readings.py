@@ -50,7 +50,8 @@ def article_lookup(inbound: Inbound, ctx: Context) -> Reply:
     if not found:
         where = f"《{named}》" if named else "纪法条文库"
         label = f"第{ctx.match.group('num')}条" + (f"之{sub}" if sub else "")  # as the member wrote it
-        return Reply(f"{where}里没有找到{label}。发送「搜 关键词」试试全文搜索。")
+        return Reply(f"{where}里没有找到{label}。{_selection_note(ctx, short)}"
+                     "发送「搜 关键词」试试全文搜索。")
     if short is None and len({r.short for r in found}) > 1:
         # One line per source (a curated reading and the same imported article are one), and
         # every source: a member must be able to see the one they meant.
@@ -109,6 +110,15 @@ def suggestions(ctx: Context, query: str, limit: int = 3) -> list[str]:
 
 def _vocabulary(ctx: Context) -> list[str]:
     return sorted(set(KNOWN_TERMS) | store_readings.all_tags(ctx.db))
+
+
+def _selection_note(ctx: Context, short: str | None) -> str:
+    """A member who asks for an article the default library leaves out is told it is a
+    selection (README: 73 articles for daily reading), not that the article does not exist."""
+    articles = store_readings.library_only(ctx.db, short) if short else 0
+    if not articles:
+        return ""
+    return f"条文库目前只收录了这部法规的 {articles} 条重点条文，全文可请党务干部在管理后台导入。"
 
 
 def _source_short(ctx: Context, named: str) -> str | None:

@@ -263,3 +263,18 @@ def test_serve_prints_the_link_once_and_it_works_over_real_http(tmp_path):
         assert "/admin/setup" not in banner and "管理后台" in banner
     finally:
         stop(proc)
+
+
+def test_init_says_how_to_get_the_first_account(tmp_path, built):
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[store]\npath = "{tmp_path / "q.db"}"\n[content]\npath = "{CONTENT}"\n',
+                      encoding="utf-8")
+    first = CliRunner().invoke(cli, ["--config", str(config), "init"])
+    assert first.exit_code == 0 and "还没有管理后台账号" in first.output, first.output
+    make_account(built[-1], "admin")
+    again = CliRunner().invoke(cli, ["--config", str(config), "init"])
+    assert again.exit_code == 0 and "还没有管理后台账号" not in again.output, again.output

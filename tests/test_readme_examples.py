@@ -133,6 +133,15 @@ def test_the_bind_example_binds_the_visitor(demo):
     assert members.find_by_identity(services.store.db, "sandbox", stranger) is not None
 
 
+def test_an_article_the_selection_leaves_out_says_it_is_a_selection(demo):
+    """The README once promised 第八十八条, which the default library does not carry: a member
+    who asks for it learns the library is a selection, and how to get the full text."""
+    services, client = demo
+    reply = send(client, sim_user(services, "李红梅"), "纪律处分条例第八十八条")
+    assert reply == ("《纪律处分条例》里没有找到第八十八条。条文库目前只收录了这部法规的 23 条重点条文，"
+                     "全文可请党务干部在管理后台导入。发送「搜 关键词」试试全文搜索。")
+
+
 # --- the command line ------------------------------------------------------------------------
 
 
