@@ -162,7 +162,7 @@ def serve_banner(ctx: Ctx) -> str:
     base = first_run.base_url(config)
     channels = "、".join(CHANNEL_NAMES[name] for name in CHANNEL_NAMES
                         if config.get(f"{name}.enabled"))
-    lines = [f"清风已启动：{base}（渠道：{channels or '无'}）"]
+    lines = [f"清风服务地址：{base}（渠道：{channels or '无'}）"]
     if config.get("sandbox.enabled"):
         lines.append(f"  成员模拟器：{base}/sim（扮演演示成员聊天）")
     lines.append(f"  管理后台：  {base}/admin")

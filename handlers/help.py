@@ -11,7 +11,7 @@ from bot.context import Context
 from bot.messages import Inbound, Reply
 from handlers.router import HelpLine, Router, router
 
-MENU_TITLE = "清风学习助手可以帮你（发送「」里的文字即可）："
+MENU_TITLE = "清风学习助手可以帮你："
 NOT_UNDERSTOOD = "抱歉，没有听懂这句话。\n"
 
 
