@@ -185,10 +185,43 @@ def branch_of(audience: Mapping[str, Any]) -> str | None:
 
 
 def stored_problems(db: sqlite_utils.Database) -> list[str]:
-    """Stored audiences (live schedules, tasks not removed) that still name a group by a name
-    several branches have: they reach every such group until someone writes the branch."""
+    """What `init` and `config check` warn about in stored audiences (live schedules, tasks not
+    removed): a group named by a name several branches have, and an audience nobody is in."""
+    stored = _stored_audiences(db)
+    return _ambiguous_groups(db, stored) + _unreached(db, stored)
+
+
+def _unreached(db: sqlite_utils.Database,
+               stored: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Audiences that match no active member: a misspelt group or branch, a group that was
+    renamed, members who left. They would be sent to no one and count 0/0."""
+    if not store_members.count_members(db):
+        return []  # no roster yet (a first `init` before the import): nothing can match
     problems = []
-    for label, audience in _stored_audiences(db):
+    for label, audience in stored:
+        if audience and not members_of(db, audience):
+            problems.append(f"{label}的对象“{describe(audience)}”在名册中没有在册成员，"
+                            f"不会发给任何人：请核对名称{_known_names_hint(db, audience)}")
+    return problems
+
+
+def _known_names_hint(db: sqlite_utils.Database, audience: Mapping[str, Any]) -> str:
+    if audience.get("groups"):
+        refs = [group_ref(b, g) for b, g in store_members.list_groups(db)]
+        return f"（名册中的党小组：{_some(refs)}）"
+    if audience.get("branches"):
+        branches = [row[0] for row in db.execute(
+            "SELECT DISTINCT branch FROM members WHERE active = 1 ORDER BY branch")]
+        return f"（名册中的支部：{_some(branches)}）"
+    return ""
+
+
+def _ambiguous_groups(db: sqlite_utils.Database,
+                      stored: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Stored audiences that still name a group by a name several branches have: they reach
+    every such group until someone writes the branch."""
+    problems = []
+    for label, audience in stored:
         for name in audience.get("groups", ()):
             name = str(name)
             refs = [group_ref(b, g) for b, g in store_members.list_groups(db, name=name)]

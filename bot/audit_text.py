@@ -33,7 +33,8 @@ Facts = Mapping[str, Any]
 
 # --- actors -------------------------------------------------------------------------------
 
-FIXED_ACTORS = {"cli": "命令行", "init": "初始化", "scheduler": "系统定时任务", "system": "系统"}
+FIXED_ACTORS = {"cli": "命令行", "init": "初始化", "scheduler": "系统定时任务", "system": "系统",
+                "setup": "首次设置"}
 # "console:<account>", "chat:<member>" (an admin in the chat), "login:<typed name>" (a failed login)
 NAMED_PREFIXES = ("console:", "chat:", "login:")
 

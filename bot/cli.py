@@ -128,8 +128,13 @@ def init(ctx: Ctx, no_demo: bool) -> None:
         click.echo(f"已添加 {report.demo_members_added} 名演示成员（标记为「演示」，导入真实名册后可停用）。")
     from bot.audience import stored_problems
 
-    for line in stored_problems(ctx.services.store.db):  # same-named groups of two branches
+    for line in stored_problems(ctx.services.store.db):  # ambiguous groups, nobody reached
         click.echo(f"注意：{line}")
+    from bot.console.first_run import accounts_exist
+
+    if not accounts_exist(ctx.services.store.db):
+        click.echo("还没有管理后台账号：启动服务（serve）时会显示一次性的首次设置链接，"
+                   "也可以运行 python -m bot admin create 姓名。")
 
 
 @cli.command()
@@ -140,10 +145,34 @@ def serve(ctx: Ctx, no_scheduler: bool) -> None:
     from bot.server import serve as run_server
 
     config = ctx.config
-    server = config.section("server")
-    channels = [name for name in ("mp", "wecom", "sandbox") if config.get(f"{name}.enabled")]
-    click.echo(f"清风 on http://{server['host']}:{server['port']}  channels: {', '.join(channels)}")
+    click.echo(serve_banner(ctx))
+    ctx.services.store.close()  # each gunicorn worker opens its own after the fork
     run_server(config, with_scheduler=not no_scheduler)
+
+
+CHANNEL_NAMES = {"mp": "公众号", "wecom": "企业微信", "sandbox": "沙箱"}
+
+
+def serve_banner(ctx: Ctx) -> str:
+    """Where everything is, and, while no console account exists, the one-time setup link
+    (printed here only: never logged; bot/console/first_run.py)."""
+    from bot.console import first_run
+
+    config = ctx.config
+    base = first_run.base_url(config)
+    channels = "、".join(CHANNEL_NAMES[name] for name in CHANNEL_NAMES
+                        if config.get(f"{name}.enabled"))
+    lines = [f"清风服务地址：{base}（渠道：{channels or '无'}）"]
+    if config.get("sandbox.enabled"):
+        lines.append(f"  成员模拟器：{base}/sim（扮演演示成员聊天）")
+    lines.append(f"  管理后台：  {base}/admin")
+    token = first_run.issue(ctx.services.store)
+    if token is not None:
+        lines += ["  还没有后台账号。首次设置（一次性链接，请勿转发；创建第一个账号后失效）：",
+                  f"    {first_run.setup_link(config, token)}",
+                  "  或在服务器上运行：python -m bot admin create 姓名"]
+    lines.append("  按 Ctrl-C 停止。")
+    return "\n".join(lines)
 
 
 @cli.group("config")

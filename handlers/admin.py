@@ -16,7 +16,7 @@ from bot.messages import Inbound, Reply
 from bot.store import kv
 from bot.store import members as store_members
 from bot.store import schedules as store_schedules
-from handlers.router import router
+from handlers.router import HelpLine, router
 
 PENDING_TTL_S = 600
 MAX_TEXT = 600
@@ -30,7 +30,8 @@ def _pending_key(ctx: Context) -> str:
     return f"pending_schedule:{ctx.member.id}"
 
 
-@router.text(pattern=r"定时\s+(?P<rest>.+)", admin_only=True)
+@router.text(pattern=r"定时\s+(?P<rest>.+)", admin_only=True,
+             help=HelpLine(100, "定时（管理员）", "「定时 12-01 08:00 全体 内容」"))
 def schedule_message(inbound: Inbound, ctx: Context) -> Reply:
     assert ctx.match is not None and ctx.member is not None
     parts = ctx.match.group("rest").split(maxsplit=3)
@@ -102,7 +103,8 @@ def discard(inbound: Inbound, ctx: Context) -> Reply:
     return Reply("已放弃这条定时消息。")
 
 
-@router.text("定时列表", "定时消息", "我的定时", admin_only=True)
+@router.text("定时列表", "定时消息", "我的定时", admin_only=True,
+             help=HelpLine(110, "定时列表（管理员）", "「定时列表」「取消定时 1」"))
 def list_schedules(inbound: Inbound, ctx: Context) -> Reply:
     from schedules.admin import STATUS_NAMES, describe_when
     from schedules.jobs import describe_content

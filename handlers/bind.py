@@ -11,7 +11,7 @@ from datetime import timedelta
 from bot.context import Context
 from bot.messages import Inbound, Reply
 from bot.store import binding, members
-from handlers.router import router
+from handlers.router import HelpLine, router
 
 HOW_TO_BIND = (
     "你还没有绑定党员身份。请发送：\n"
@@ -27,7 +27,8 @@ def ask_to_bind(inbound: Inbound, ctx: Context) -> Reply:
     return Reply(HOW_TO_BIND)
 
 
-@router.text(pattern=r"绑定(?:\s*(?P<args>.*))?", needs_member=False)
+@router.text(pattern=r"绑定(?:\s*(?P<args>.*))?", needs_member=False,
+             help=HelpLine(80, "绑定", "「绑定 姓名 手机后四位」（公众号首次使用）"))
 def bind(inbound: Inbound, ctx: Context) -> Reply:
     if ctx.member is not None:
         return Reply(f"你已绑定为 {ctx.member.branch} {ctx.member.name}，无需重复绑定。")

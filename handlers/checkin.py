@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.context import Context
 from bot.messages import Inbound, Reply
 from bot.store import checkins
-from handlers.router import router
+from handlers.router import HelpLine, router
 
 # "打卡", "签到了", "学习打卡", "今日打卡 学习了第三章", "打卡：读完党章"
 CHECKIN_WORDS = r"(?:今天|今日)?(?:学习)?(?:打卡|签到)(?:了|啦)?"
@@ -17,7 +17,8 @@ _ITEM = r"\s*第?\s*[\d零〇一二两三四五六七八九十]{1,3}\s*项?"
 TASK_NUMBER = rf"打卡\s*[:：]?{_ITEM}(?:\s*[、,，和及]?{_ITEM})*$"
 
 
-@router.text(pattern=rf"(?!{TASK_NUMBER})(?:{CHECKIN_WORDS}|{STUDIED_WORDS}|已学习){NOTE}")
+@router.text(pattern=rf"(?!{TASK_NUMBER})(?:{CHECKIN_WORDS}|{STUDIED_WORDS}|已学习){NOTE}",
+             help=HelpLine(10, "打卡", "「打卡」或「打卡 学习了第三章」"))
 def check_in(inbound: Inbound, ctx: Context) -> Reply:
     assert ctx.member is not None
     now = ctx.clock.now()

@@ -1,27 +1,35 @@
-"""帮助 / 菜单: the short menu, also the answer to anything not understood."""
+"""帮助 / 菜单: the short menu, also the answer to anything not understood.
+
+The menu is not written here: each command declares its line where it is registered
+(`@router.text(..., help=HelpLine(...))`, handlers/router.py), so a new command adds one
+argument and the menu cannot list a command that does not exist or miss one that does.
+"""
 
 from __future__ import annotations
 
 from bot.context import Context
 from bot.messages import Inbound, Reply
-from handlers.router import router
+from handlers.router import HelpLine, Router, router
 
-MENU = (
-    "清风学习助手可以帮你：\n"
-    "· 打卡：发送「打卡」或「打卡 学习了第三章」\n"
-    "· 进度：发送「我的」查看本月打卡、连续天数和答题正确率\n"
-    "· 答题：发送「答题」或「每日一题」，再回复 A、AC 或 对/错\n"
-    "· 任务：发送「任务」查看本月学习任务；「完成 2」标记第2项完成，当天可「撤销 2」；"
-    "也可以问「第二项在哪里看」「还有几天截止」\n"
-    "· 帮助：发送「帮助」再看这份菜单"
-)
+MENU_TITLE = "清风学习助手可以帮你："
+NOT_UNDERSTOOD = "抱歉，没有听懂这句话。\n"
 
 
-@router.text("帮助", "菜单", "?", "help", "HELP", "Help", "功能", "怎么用", needs_member=False)
+def menu(*, admin: bool = False, registry: Router = router) -> str:
+    """The menu from the registry's help lines (admins also get the admin commands)."""
+    return "\n".join([MENU_TITLE, *(line.render() for line in registry.help_lines(admin=admin))])
+
+
+def _menu_for(ctx: Context) -> str:
+    return menu(admin=bool(ctx.member and ctx.member.is_admin))
+
+
+@router.text("帮助", "菜单", "?", "help", "HELP", "Help", "功能", "怎么用", needs_member=False,
+             help=HelpLine(90, "帮助", "「帮助」再看这份菜单"))
 def show_menu(inbound: Inbound, ctx: Context) -> Reply:
-    return Reply(MENU)
+    return Reply(_menu_for(ctx))
 
 
 @router.fallback
 def not_understood(inbound: Inbound, ctx: Context) -> Reply:
-    return Reply("抱歉，没有听懂这句话。\n" + MENU)
+    return Reply(NOT_UNDERSTOOD + _menu_for(ctx))

@@ -20,13 +20,14 @@ from bot.quiz import (
     question_for,
 )
 from bot.store import quiz as store_quiz
-from handlers.router import router
+from handlers.router import HelpLine, router
 
 QUIZ_WORDS = r"(?:每日一题|今日一题|每日答题|今日答题|答题)"
 EMPTY_BANK = "每日一题的题库还是空的，请联系党务干部导入题目。"
 
 
-@router.text(pattern=rf"{QUIZ_WORDS}(?:[\s:：]*(?P<answer>{ANSWER_PATTERN}))?")
+@router.text(pattern=rf"{QUIZ_WORDS}(?:[\s:：]*(?P<answer>{ANSWER_PATTERN}))?",
+             help=HelpLine(60, "答题", "「答题」，再回复 A、AC 或 对/错"))
 def daily_quiz(inbound: Inbound, ctx: Context) -> Reply:
     answer = ctx.match.group("answer") if ctx.match else None
     return _quiz(ctx, answer)

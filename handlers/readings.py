@@ -8,7 +8,7 @@ from bot.daily import format_reading, reading_for
 from bot.messages import Inbound, Reply
 from bot.regulations import RegulationError, chinese_numeral_to_int
 from bot.store import readings as store_readings
-from handlers.router import router
+from handlers.router import HelpLine, router
 
 # Terms a member's question may name; a question containing one is answered by search.
 KNOWN_TERMS = (
@@ -20,7 +20,8 @@ KNOWN_TERMS = (
 NUMERAL = r"[零〇一二两三四五六七八九十百千\d]+"
 
 
-@router.text("今日", "今日纪法", "每日纪法", "今天的纪法", "今日学习", "纪法", "每日一读", "今天读什么")
+@router.text("今日", "今日纪法", "每日纪法", "今天的纪法", "今日学习", "纪法", "每日一读", "今天读什么",
+             help=HelpLine(30, "今日纪法", "「今日纪法」读今天的一条条文"))
 def todays_reading(inbound: Inbound, ctx: Context) -> Reply:
     today = ctx.clock.today()
     reading = reading_for(ctx.db, today, ctx.config.section("reading"))
@@ -31,7 +32,8 @@ def todays_reading(inbound: Inbound, ctx: Context) -> Reply:
 
 # "第 88 条": phone keyboards often put spaces around digits.
 @router.text(pattern=rf"(?:查看?|看)?\s*(?P<source>[^\s\d第]{{0,20}}?)\s*第\s?(?P<num>{NUMERAL})\s?条"
-                     rf"(?:之(?P<sub>{NUMERAL}))?(?:是什么|讲的?什么|说了什么|内容)?[?？。]?")
+                     rf"(?:之(?P<sub>{NUMERAL}))?(?:是什么|讲的?什么|说了什么|内容)?[?？。]?",
+             help=HelpLine(40, "查条文", "如「纪律处分条例第九十八条」"))
 def article_lookup(inbound: Inbound, ctx: Context) -> Reply:
     assert ctx.match is not None
     try:
@@ -48,7 +50,8 @@ def article_lookup(inbound: Inbound, ctx: Context) -> Reply:
     if not found:
         where = f"《{named}》" if named else "纪法条文库"
         label = f"第{ctx.match.group('num')}条" + (f"之{sub}" if sub else "")  # as the member wrote it
-        return Reply(f"{where}里没有找到{label}。发送「搜 关键词」试试全文搜索。")
+        return Reply(f"{where}里没有找到{label}。{_selection_note(ctx, short)}"
+                     "发送「搜 关键词」试试全文搜索。")
     if short is None and len({r.short for r in found}) > 1:
         # One line per source (a curated reading and the same imported article are one), and
         # every source: a member must be able to see the one they meant.
@@ -62,7 +65,8 @@ def article_lookup(inbound: Inbound, ctx: Context) -> Reply:
     return Reply(format_reading(found[0]))
 
 
-@router.text(pattern=r"(?:搜一下|查一下|搜索|查询|检索|搜|查)\s*(?P<query>.+)")
+@router.text(pattern=r"(?:搜一下|查一下|搜索|查询|检索|搜|查)\s*(?P<query>.+)",
+             help=HelpLine(50, "搜索", "「搜 四风」或「查 礼品礼金」"))
 def search_command(inbound: Inbound, ctx: Context) -> Reply:
     assert ctx.match is not None
     return Reply(answer_search(ctx, ctx.match.group("query").strip("《》?？ ")))
@@ -106,6 +110,15 @@ def suggestions(ctx: Context, query: str, limit: int = 3) -> list[str]:
 
 def _vocabulary(ctx: Context) -> list[str]:
     return sorted(set(KNOWN_TERMS) | store_readings.all_tags(ctx.db))
+
+
+def _selection_note(ctx: Context, short: str | None) -> str:
+    """A member who asks for an article the default library leaves out is told it is a
+    selection (README: 73 articles for daily reading), not that the article does not exist."""
+    articles = store_readings.library_only(ctx.db, short) if short else 0
+    if not articles:
+        return ""
+    return f"条文库目前只收录了这部法规的 {articles} 条重点条文，全文可请党务干部在管理后台导入。"
 
 
 def _source_short(ctx: Context, named: str) -> str | None:

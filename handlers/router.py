@@ -5,6 +5,12 @@
 
 Handlers never see HTTP or XML, so the same function serves the Official Account, WeCom and
 the sandbox simulator.
+
+A command members may type names its line in 帮助 where it is registered, so the menu cannot
+drift from what is answered (handlers/help.py renders them; tests/test_help_menu.py sends every
+「example」 of every line and checks the route that declared it answers):
+
+    @router.text("我的", help=HelpLine(20, "进度", "「我的」看本月打卡和答题"))
 """
 
 from __future__ import annotations
@@ -22,6 +28,20 @@ Guess = Callable[[Inbound, Context], Reply | None]
 
 
 @dataclass(frozen=True)
+class HelpLine:
+    """One line of the member's 帮助: `order` places it (10, 20, ...: leave gaps), `label`
+    names the feature, `text` says what to send; every 「...」 in it is a message that works as
+    written (a placeholder such as 「绑定 姓名 手机后四位」 reaches the same handler)."""
+
+    order: int
+    label: str
+    text: str
+
+    def render(self) -> str:
+        return f"· {self.label}：{self.text}"
+
+
+@dataclass(frozen=True)
 class Route:
     name: str
     handler: Handler
@@ -29,6 +49,7 @@ class Route:
     pattern: re.Pattern[str] | None = None
     needs_member: bool = True
     admin_only: bool = False
+    help: HelpLine | None = None
 
     def match(self, text: str) -> Match[str] | bool | None:
         if text in self.words:
@@ -49,15 +70,23 @@ class Router:
     refusal_route: Route | None = None
 
     def text(self, *words: str, pattern: str | None = None, needs_member: bool = True,
-             admin_only: bool = False) -> Callable[[Handler], Handler]:
-        """Answer texts equal to one of `words`, or fully matching `pattern` (after normalising)."""
+             admin_only: bool = False, help: HelpLine | None = None,  # noqa: A002
+             ) -> Callable[[Handler], Handler]:
+        """Answer texts equal to one of `words`, or fully matching `pattern` (after normalising);
+        `help` is the command's line in 帮助 (admins also see the admin-only ones)."""
         compiled = re.compile(pattern) if pattern else None
 
         def register(handler: Handler) -> Handler:
             self.text_routes.append(Route(handler.__name__, handler, words, compiled,
-                                          needs_member, admin_only))
+                                          needs_member, admin_only, help))
             return handler
         return register
+
+    def help_lines(self, *, admin: bool = False) -> list[HelpLine]:
+        """The lines of 帮助 in order: the member commands, and the admin ones for an admin."""
+        lines = [r.help for r in self.text_routes
+                 if r.help is not None and (admin or not r.admin_only)]
+        return sorted(lines, key=lambda line: line.order)
 
     def event(self, *names: str, needs_member: bool = False) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:

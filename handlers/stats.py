@@ -7,10 +7,11 @@ from bot.messages import Inbound, Reply
 from bot.quiz import month_line
 from bot.store import checkins
 from bot.store import quiz as store_quiz
-from handlers.router import router
+from handlers.router import HelpLine, router
 
 
-@router.text("我的", "进度", "统计", "我的进度", "我的统计", "打卡记录", "学习统计", "我的打卡")
+@router.text("我的", "进度", "统计", "我的进度", "我的统计", "打卡记录", "学习统计", "我的打卡",
+             help=HelpLine(20, "进度", "「我的」看本月打卡、连续天数和答题"))
 def my_progress(inbound: Inbound, ctx: Context) -> Reply:
     assert ctx.member is not None
     today = ctx.clock.today()

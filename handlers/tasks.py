@@ -14,7 +14,7 @@ from bot.context import Context
 from bot.messages import Inbound, Reply
 from bot.store import tasks as store_tasks
 from bot.store.tasks import MemberTask, Task
-from handlers.router import router
+from handlers.router import HelpLine, router
 from handlers.task_intents import Intent, parse, resolve_month
 
 _N = r"\s*第?\s*[\d零〇一二两三四五六七八九十]{1,3}\s*项?"
@@ -26,7 +26,8 @@ HOW_TO = "完成后回复「完成 序号」，如「完成 2」；问「第2项
 MAX_ANSWER_TASKS = 20  # a month never has more in practice; the reply must stay readable
 
 
-@router.text(*LIST_WORDS, pattern=COMMAND)
+@router.text(*LIST_WORDS, pattern=COMMAND,
+             help=HelpLine(70, "任务", "「任务」看本月任务，「完成 2」打勾，当天可「撤销 2」"))
 def task_command(inbound: Inbound, ctx: Context) -> Reply:
     intent = parse(inbound.text)
     assert intent is not None, inbound.text  # COMMAND and LIST_WORDS are a subset of parse's

@@ -45,6 +45,9 @@ def test_logged_out_every_route_but_login_redirects_or_refuses(app, client):
         if endpoint == "console.login":
             assert response.status_code in (200, 400), (method, url)  # POST: no CSRF token
             continue
+        if endpoint == "console.setup":  # public; 404 until `serve` issues a link (test_console_setup)
+            assert response.status_code in (404, 400), (method, url)
+            continue
         if method == "GET":
             assert response.status_code == 302, (endpoint, url, response.status_code)
             assert response.headers["Location"].startswith("/admin/login"), url

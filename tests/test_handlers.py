@@ -21,7 +21,7 @@ from bot.seed import add_demo_roster
 from bot.services import Services, build_services
 from bot.store import checkins, members
 from handlers.bind import HOW_TO_BIND
-from handlers.help import MENU
+from handlers.help import menu
 from handlers.router import router
 from tests.conftest import MP_TEST, WECOM_TEST
 from tests.conftest import test_config as config_for
@@ -221,14 +221,14 @@ def test_month_count_starts_again_in_a_new_month(services, say, clock):
 @pytest.mark.parametrize("word", ["帮助", "菜单", "?", "？", " 帮助 ", "help"])
 @pytest.mark.parametrize("user", [LI, "sb-stranger"])
 def test_help_shows_the_menu_bound_or_not(say, word, user):
-    assert say(word, user=user) == MENU
+    assert say(word, user=user) == menu()
 
 
 @pytest.mark.parametrize("text", ["今天天气不错", "asdfgh", "？？", "打卡吗"])
 def test_gibberish_gets_the_menu_with_not_understood(services, say, text):
     reply = say(text)
     assert reply.startswith("抱歉，没有听懂这句话。")
-    assert reply.endswith(MENU)
+    assert reply.endswith(menu())
     assert stored(services) == []
 
 

@@ -63,21 +63,21 @@ def test_the_same_numbers_on_every_page_and_in_every_file(known, client, tmp_pat
     admin = logged_in(known, client, "admin1")
     report = reports.month_report(known.store.db, "2026-12", today=known.clock.today())
     first = next(b for b in report.branches if b.branch == ONE).total
-    assert (first.rate, first.task_rate) == (0.25, 7 / 16)  # 完成率 vs 任务完成度
+    assert (first.rate, first.task_rate) == (0.25, 8 / 18)  # 完成率 vs 任务完成度
 
     dashboard = text(admin.get("/admin/"))
-    assert f"{ONE}：25%" in dashboard  # the bar's title: the 完成率, not the 43.8% 任务完成度
-    assert "43.8" not in dashboard and "本月必学任务完成率" in dashboard
+    assert f"{ONE}：25%" in dashboard  # the bar's title: the 完成率, not the 44.4% 任务完成度
+    assert "44.4" not in dashboard and "本月必学任务完成率" in dashboard
     tasks_page = text(admin.get("/admin/tasks", query_string={"month": "2026-12"}))
     by_branch = re.search(r'<table id="by-branch">(.*?)</table>', tasks_page, re.S).group(1)
-    assert f"<tr><td>{ONE}</td><td>4</td><td>4</td><td>1</td><td>25.0%</td><td>43.8%</td>" \
+    assert f"<tr><td>{ONE}</td><td>4</td><td>4</td><td>1</td><td>25.0%</td><td>44.4%</td>" \
         in by_branch
     reports_page = text(admin.get("/admin/reports", query_string={"month": "2026-12"}))
     overview = re.search(r'<table id="overview">(.*?)</table>', reports_page, re.S).group(1)
-    assert f"<td>{ONE}</td><td>4</td><td>4</td><td>1</td><td>25.0%</td><td>43.8%</td>" \
+    assert f"<td>{ONE}</td><td>4</td><td>4</td><td>1</td><td>25.0%</td><td>44.4%</td>" \
         in overview
-    # 5 tasks this month, one for a group nobody in the demo roster is in: say so.
-    assert "本月必学任务共 5 项，每人应学 4 项" in reports_page
+    # 5 tasks this month, one for 第一党支部's 综合处党小组 only: say so.
+    assert "本月必学任务共 5 项，每人应学 4–5 项" in reports_page
     for page in (dashboard, tasks_page, reports_page):  # the legend, from the one place
         assert reports.METRICS["rate"].definition in page
 
@@ -105,7 +105,7 @@ def test_the_same_numbers_on_every_page_and_in_every_file(known, client, tmp_pat
     assert result.exit_code == 0, result.output
     book = load_workbook(xlsx)
     totals = {row[1]: row for row in book["总览"].iter_rows(min_row=2, values_only=True)}
-    assert totals[ONE][5] == pytest.approx(0.25) and totals[ONE][6] == pytest.approx(7 / 16)
+    assert totals[ONE][5] == pytest.approx(0.25) and totals[ONE][6] == pytest.approx(8 / 18)
     detail_rows = list(book["明细"].iter_rows(min_row=2, values_only=True))
     assert [(r[2], r[3], r[4], r[8]) for r in detail_rows] == page_rows
     legend = dict(book["说明"].iter_rows(min_row=2, values_only=True))

@@ -23,7 +23,7 @@ from bot.services import Services, build_services
 from bot.store import members
 from bot.store import quiz as store_quiz
 from bot.store.quiz import StoredQuestion
-from handlers.help import MENU
+from handlers.help import menu
 from tests.conftest import WECOM_TEST
 from tests.conftest import test_config as config_for
 from tests.paths import CONTENT
@@ -211,14 +211,14 @@ def test_members_asking_at_once_get_one_question(services, clock):
 
 @pytest.mark.parametrize("text", ["A", "对", "AC", "错"])
 def test_a_bare_answer_without_asking_is_not_captured(services, say, text):
-    assert say(text) == "抱歉，没有听懂这句话。\n" + MENU
+    assert say(text) == "抱歉，没有听懂这句话。\n" + menu()
     assert attempts(services) == []
 
 
 def test_asking_yesterday_does_not_open_today(services, say, clock):
     say("答题")
     set_day(clock, date(2026, 11, 24))
-    assert say("A") == "抱歉，没有听懂这句话。\n" + MENU
+    assert say("A") == "抱歉，没有听懂这句话。\n" + menu()
     assert attempts(services) == []
 
 

@@ -28,6 +28,8 @@ PUBLIC = {
     "metrics.metrics": "scraped by monitoring; counts only (test_security_secrets greps it)",
     "static": "CSS and scripts",
     "console.login": "the login form itself",
+    "console.setup": "首次设置: 404 unless no account exists and `serve` issued a one-time token"
+                     " (test_console_setup)",
 }
 # The simulator lets anyone act as any member by design; it exists only with sandbox.enabled
 # (README: turn it off when a real channel goes live). Checked by the test below.

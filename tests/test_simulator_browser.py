@@ -82,7 +82,8 @@ def test_member_and_visitor_in_the_browser(live_server: str, new_page, services:
     expect(say(page, "我的", tap=phone)).to_contain_text("本月打卡：1 天")
     menu = say(page, "帮助", tap=phone)
     expect(menu).to_contain_text("清风学习助手可以帮你")
-    expect(menu).to_contain_text("发送「帮助」再看这份菜单")
+    expect(menu).to_contain_text("「帮助」再看这份菜单")
+    expect(menu).to_contain_text("「今日纪法」")
 
     # A push to this member shows up by itself, marked as a push.
     push = "【提醒】本周五下午三点支部学习，请准时参加。"

@@ -193,6 +193,15 @@ def rotation(db: sqlite_utils.Database) -> list[StoredReading]:
     return [_reading(row) for row in rows]
 
 
+def library_only(db: sqlite_utils.Database, short: str) -> int:
+    """How many current articles a source has when all of them come from the curated library
+    (a selection, not the full text); 0 when its full text was imported or it has none."""
+    curated, imported = db.execute(
+        "SELECT sum(origin = 'library'), sum(origin = 'import') FROM readings"
+        " WHERE short = ? AND superseded = 0 AND in_rotation = 1", [short]).fetchone()
+    return 0 if imported else int(curated or 0)
+
+
 def count(db: sqlite_utils.Database) -> int:
     return int(db.execute("SELECT count(*) FROM readings").fetchone()[0])
 
