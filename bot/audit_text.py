@@ -222,6 +222,7 @@ ACTIONS: dict[str, Action] = {
     "vote open": Action("发起评选", _vote),
     "vote close": Action("提前结束评选", _vote),
     "vote remind": Action("提醒未投票党员", _vote),
+    "vote tally download": Action("下载计票结果", _vote),
 }
 UNKNOWN = Action("其他操作")
 

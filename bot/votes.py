@@ -225,8 +225,16 @@ def candidate_members(db: sqlite_utils.Database, vote: Vote) -> list[tuple[int, 
     return people
 
 
+def moment(at: datetime) -> str:
+    """「12月5日 09:00」, as members read a time."""
+    return f"{at.month}月{at.day}日 {at:%H:%M}"
+
+
 def when_text(vote: Vote) -> str:
-    return f"{vote.opens_at:%m月%d日 %H:%M} 至 {vote.closes_at:%m月%d日 %H:%M}"
+    if vote.opens_at.year != vote.closes_at.year:
+        return f"{vote.opens_at.year}年{moment(vote.opens_at)} 至 {vote.closes_at.year}年" \
+               f"{moment(vote.closes_at)}"
+    return f"{moment(vote.opens_at)} 至 {moment(vote.closes_at)}"
 
 
 def ballot_text(db: sqlite_utils.Database, vote: Vote) -> str:
@@ -291,9 +299,9 @@ def cast(db: sqlite_utils.Database, vote: Vote, member: Member, words: Sequence[
 def _check_may_vote(vote: Vote, member: Member, now: datetime) -> None:
     status = vote.status(now)
     if status == "upcoming":
-        raise VoteError(f"「{vote.title}」{vote.opens_at:%m月%d日 %H:%M} 才开始投票，这次没有记录。")
+        raise VoteError(f"「{vote.title}」{moment(vote.opens_at)} 才开始投票，这次没有记录。")
     if status == "closed":
-        raise VoteError(f"「{vote.title}」已于 {vote.closes_at:%m月%d日 %H:%M} 截止，"
+        raise VoteError(f"「{vote.title}」已于 {moment(vote.closes_at)} 截止，"
                         "这次投票没有记录。")
     if not includes(vote, member):
         raise VoteError(f"你不在「{vote.title}」的投票范围（{audiences.describe(vote.audience)}）"
@@ -403,6 +411,15 @@ def results(db: sqlite_utils.Database, vote: Vote) -> tuple[list[Result], int]:
     return results_, ballots
 
 
+TALLY_HEADER = ["名次", "并列", "姓名", "支部", "票数"]
+
+
+def tally_rows(db: sqlite_utils.Database, vote: Vote) -> list[list[object]]:
+    """The tally as export rows (CLI --csv, the console's CSV): counts only, no ballot."""
+    rows, _ = results(db, vote)
+    return [[r.rank, "是" if r.tied else "", r.name, r.branch, r.votes] for r in rows]
+
+
 def results_text(db: sqlite_utils.Database, vote: Vote) -> str:
     """The announcement: the tally in a few lines (a tie says so)."""
     rows, ballots = results(db, vote)
@@ -493,7 +510,7 @@ def remind(services: Services, vote_id: int, *, actor: str, scope: str | None = 
     missing = turnout(db, vote).not_voted
     if not missing:
         raise VoteError("范围内的党员都已投票，无需提醒")
-    text = (f"提醒：「{vote.title}」将于 {vote.closes_at:%m月%d日 %H:%M} 截止，你还没有投票。\n"
+    text = (f"提醒：「{vote.title}」将于 {moment(vote.closes_at)} 截止，你还没有投票。\n"
             + ballot_text(db, vote))
     broadcast_id = delivery.create_broadcast(
         services, key=f"vote:{vote_id}:remind:{now.date()}", text=text,

@@ -92,8 +92,8 @@ def _nothing_open(ctx: Context) -> str:
     upcoming = [v for v in theirs if v.status(now) == "upcoming"]
     if upcoming:
         v = upcoming[-1]
-        return f"「{v.title}」{v.opens_at:%m月%d日 %H:%M} 才开始投票，这次没有记录。"
+        return f"「{v.title}」{votes.moment(v.opens_at)} 才开始投票，这次没有记录。"
     if theirs:
         v = theirs[0]
-        return f"「{v.title}」已于 {v.closes_at:%m月%d日 %H:%M} 截止，这次投票没有记录。"
+        return f"「{v.title}」已于 {votes.moment(v.closes_at)} 截止，这次投票没有记录。"
     return "现在没有你可以参加的评选投票。"
