@@ -1,8 +1,8 @@
 """推荐评选: the votes, opening one, a vote's page (turnout while open; the tally, its CSV and the
 announcement schedule once closed), closing early and reminding those who have not voted.
 
-Everything goes through bot/votes.py. A secretary sees and runs only their branch's votes
-(votes.branch); a vote of another branch is a 403 (audited). Secret ballot: no page and no
+Everything goes through bot/voting.py. A secretary sees and runs only their branch's votes
+(voting.branch); a vote of another branch is a 403 (audited). Secret ballot: no page and no
 export here shows who chose what: turnout names who has voted, the tally counts only.
 """
 
@@ -16,7 +16,7 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 from flask.typing import ResponseReturnValue
 
 from bot import audience as audiences
-from bot import votes
+from bot import votes as voting  # the view `votes` is the menu's endpoint (console.votes)
 from bot.console.base import actor, branch_scope, db, record, require_branch, route, services
 from bot.exports import csv_text
 from bot.store import members as store_members
@@ -25,14 +25,14 @@ from bot.store.votes import Vote
 
 
 @route("/votes")
-def votes_page() -> ResponseReturnValue:
+def votes() -> ResponseReturnValue:
     scope = branch_scope()
     now = services().clock.now()
-    rows = [{"vote": v, "status": v.status(now), "turnout": votes.turnout(db(), v),
+    rows = [{"vote": v, "status": v.status(now), "turnout": voting.turnout(db(), v),
              "audience": audiences.describe(v.audience)}
             for v in store_votes.list_votes(db(), branch=scope)]
     return render_template("console/votes.html", rows=rows, scope=scope,
-                           status_names=votes.STATUS_NAMES)
+                           status_names=voting.STATUS_NAMES)
 
 
 # --- opening a vote ------------------------------------------------------------------------------
@@ -56,7 +56,7 @@ def _audience_of(value: str) -> dict[str, Any]:
         return {"branches": [name]}
     if kind == "group" and name:
         return {"groups": [name]}
-    raise votes.VoteError("请选择投票范围")
+    raise voting.VoteError("请选择投票范围")
 
 
 def _default_values() -> dict[str, Any]:
@@ -84,19 +84,19 @@ def votes_create() -> ResponseReturnValue:
               "changeable": form.get("changeable") == "1"}
     try:
         opening = _opening(values)
-        vote_id = votes.open_vote(services(), opening, actor=actor(),
+        vote_id = voting.open_vote(services(), opening, actor=actor(),
                                   scope=branch_scope())
-    except votes.VoteError as exc:
+    except voting.VoteError as exc:
         return _form_page(values, str(exc))
     flash(f"已发起评选 #{vote_id}，到开始时间选票会发给范围内的每位党员。")
     return redirect(url_for("console.votes_show", vote_id=vote_id))
 
 
-def _opening(values: dict[str, Any]) -> votes.Opening:
+def _opening(values: dict[str, Any]) -> voting.Opening:
     choices = str(values["choices"]).strip()
     if not choices.isdigit():
-        raise votes.VoteError("每人可选人数请填一个数字")
-    return votes.Opening(
+        raise voting.VoteError("每人可选人数请填一个数字")
+    return voting.Opening(
         title=values["title"], audience=_audience_of(values["audience"]),
         candidates=[line.strip() for line in str(values["candidates"]).splitlines()
                     if line.strip()],
@@ -108,7 +108,7 @@ def _time(value: str, what: str) -> datetime:
     try:
         return datetime.fromisoformat(value.strip().replace(" ", "T"))
     except ValueError:
-        raise votes.VoteError(f"请填写{what}（日期和时间）") from None
+        raise voting.VoteError(f"请填写{what}（日期和时间）") from None
 
 
 # --- one vote ------------------------------------------------------------------------------------
@@ -125,13 +125,13 @@ def _vote_or_404(vote_id: int) -> Vote:
 def votes_show(vote_id: int) -> ResponseReturnValue:
     vote = _vote_or_404(vote_id)
     status = vote.status(services().clock.now())
-    results, ballots = votes.results(db(), vote) if status == "closed" else ([], 0)
+    results, ballots = voting.results(db(), vote) if status == "closed" else ([], 0)
     return render_template(
-        "console/vote_show.html", vote=vote, status=status, status_names=votes.STATUS_NAMES,
-        mode_names=votes.MODE_NAMES, when=votes.when_text(vote),
-        audience=audiences.describe(vote.audience), turnout=votes.turnout(db(), vote),
-        candidates=votes.candidate_members(db(), vote), results=results, ballots=ballots,
-        ballot=votes.ballot_text(db(), vote),
+        "console/vote_show.html", vote=vote, status=status, status_names=voting.STATUS_NAMES,
+        mode_names=voting.MODE_NAMES, when=voting.when_text(vote),
+        audience=audiences.describe(vote.audience), turnout=voting.turnout(db(), vote),
+        candidates=voting.candidate_members(db(), vote), results=results, ballots=ballots,
+        ballot=voting.ballot_text(db(), vote),
         announce_at=f"{services().clock.now():%Y-%m-%dT%H:%M}")
 
 
@@ -139,10 +139,10 @@ def votes_show(vote_id: int) -> ResponseReturnValue:
 def votes_close(vote_id: int) -> ResponseReturnValue:
     vote = _vote_or_404(vote_id)
     try:
-        votes.close_vote(services(), vote.id, actor=actor(),
+        voting.close_vote(services(), vote.id, actor=actor(),
                          scope=branch_scope())
         flash("评选已结束，选票已与投票人分开。")
-    except votes.VoteError as exc:
+    except voting.VoteError as exc:
         flash(str(exc), "error")
     return redirect(url_for("console.votes_show", vote_id=vote.id))
 
@@ -151,9 +151,9 @@ def votes_close(vote_id: int) -> ResponseReturnValue:
 def votes_remind(vote_id: int) -> ResponseReturnValue:
     vote = _vote_or_404(vote_id)
     try:
-        votes.remind(services(), vote.id, actor=actor(), scope=branch_scope())
+        voting.remind(services(), vote.id, actor=actor(), scope=branch_scope())
         flash("已提醒未投票的党员（每天最多一次）。")
-    except votes.VoteError as exc:
+    except voting.VoteError as exc:
         flash(str(exc), "error")
     return redirect(url_for("console.votes_show", vote_id=vote.id))
 
@@ -163,10 +163,10 @@ def votes_announce(vote_id: int) -> ResponseReturnValue:
     vote = _vote_or_404(vote_id)
     try:
         at = _time(request.form.get("at", ""), "公布时间")
-        schedule_id = votes.announce(services(), vote.id, at, actor=actor(),
+        schedule_id = voting.announce(services(), vote.id, at, actor=actor(),
                                      scope=branch_scope())
         flash(f"已新建定时消息 #{schedule_id}，{at:%Y-%m-%d %H:%M} 公布结果。")
-    except votes.VoteError as exc:
+    except voting.VoteError as exc:
         flash(str(exc), "error")
     return redirect(url_for("console.votes_show", vote_id=vote.id))
 
@@ -177,7 +177,7 @@ def votes_tally_csv(vote_id: int) -> ResponseReturnValue:
     if vote.status(services().clock.now()) != "closed":
         flash("评选结束后才能导出计票结果。", "error")
         return redirect(url_for("console.votes_show", vote_id=vote.id))
-    data = csv_text(votes.TALLY_HEADER, votes.tally_rows(db(), vote)).encode("utf-8-sig")
+    data = csv_text(voting.TALLY_HEADER, voting.tally_rows(db(), vote)).encode("utf-8-sig")
     with services().store.transaction():
         record("vote tally download", {"vote": vote.id, "title": vote.title})
     return send_file(io.BytesIO(data), mimetype="text/csv", as_attachment=True,
