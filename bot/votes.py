@@ -296,6 +296,12 @@ def cast(db: sqlite_utils.Database, vote: Vote, member: Member, words: Sequence[
     return f"已改为（{vote.title}）：{chosen_text}。"
 
 
+def ballot_for(db: sqlite_utils.Database, vote: Vote, member: Member, now: datetime) -> str:
+    """The ballot of one vote, for a member who may vote in it now (VoteError saying why not)."""
+    _check_may_vote(vote, member, now)
+    return ballot_text(db, vote)
+
+
 def _check_may_vote(vote: Vote, member: Member, now: datetime) -> None:
     status = vote.status(now)
     if status == "upcoming":

@@ -49,6 +49,8 @@ def vote_command(inbound: Inbound, ctx: Context) -> Reply:
         vote = _the_vote(ctx, ctx.match["vote"], verb=ctx.match["verb"], asked=bool(words))
         if vote is None:
             return Reply(_open_ballots(ctx))
+        if not words:  # 「投票 #5」: that vote's ballot
+            return Reply(votes.ballot_for(ctx.db, vote, ctx.member, now))
         return _secret(votes.cast(ctx.db, vote, ctx.member, words, now))
     except votes.VoteError as exc:
         return _secret(str(exc))
@@ -63,7 +65,7 @@ def _the_vote(ctx: Context, number: str | None, *, verb: str, asked: bool) -> Vo
         vote = store_votes.get(ctx.db, int(number))
         if vote is None:
             raise votes.VoteError(f"没有编号为 #{number} 的评选。发送「投票」查看正在进行的评选。")
-        return vote if asked else None
+        return vote
     if not asked:
         return None
     open_ = votes.votes_for(ctx.db, ctx.member, now)

@@ -228,6 +228,8 @@ def test_several_open_votes_need_their_number(services):
                      f"请写明是哪一项，如「投票 #{first} …」。")
     assert "陈静（第二党支部）" in say(services, 2, f"投票 #{second} 1")
     assert say(services, 2, "投票 #99 1").startswith("没有编号为 #99 的评选")
+    assert say(services, 2, f"投票 #{second}").startswith(f"【推荐评选 #{second}】")
+    assert "投票范围" in say(services, 6, f"投票 #{first}")  # 杨帆 is not in the first's
     assert table_counts(services) == (1, 1)
 
 

@@ -76,6 +76,8 @@ def open_command(ctx: Ctx, title: str, to_all: bool, branch: tuple[str, ...],
     vote = _vote(ctx, vote_id)
     click.echo(f"已发起评选 #{vote_id}「{vote.title}」：{audiences.describe(vote.audience)}投票，"
                f"{votes.when_text(vote)}。")
+    click.echo(f"选票将在 {vote.opens_at:%Y-%m-%d %H:%M} 由服务的定时任务发给范围内的每位党员"
+               "（只发一次）：")
     click.echo(votes.ballot_text(services.store.db, vote))
 
 
