@@ -24,8 +24,11 @@ tables by anyone.
 Not defended: someone who holds both the database and the key file while the vote is open
 (they can recompute every token); someone watching the database live (the WAL frame of a
 first ballot also writes its vote_voters row: one commit links them), or reading WAL frames
-and free pages not yet checkpointed or overwritten from before the seal; the operator of the
-server process (who can change the code); a voter showing their own screen. A vote with very
+and free pages not yet checkpointed or overwritten from before the seal; a series of copies
+taken while the vote is open (nightly backups): a ballot row that appears, or changes, between
+two copies belongs to one of the voters who appeared (or wrote to the bot, per `inbound`) in
+between, which is a link when only one did; the operator of the server process (who can
+change the code); a voter showing their own screen. A vote with very
 few voters also tells something by its counts alone (three voters, three votes for 张伟).
 """
 
@@ -47,6 +50,7 @@ import sqlite_utils
 
 from bot import audience as audiences
 from bot.messages import normalise
+from bot.regulations import RegulationError, chinese_numeral_to_int
 from bot.store import audit
 from bot.store import members as store_members
 from bot.store import votes as store_votes
@@ -63,6 +67,7 @@ MAX_ANNOUNCED = 15  # lines of an announcement: a schedule's text is at most 600
 BALLOT_KEY_SUFFIX = "-ballot.key"
 MODE_NAMES = {"list": "候选人名单", "free": "自由推荐"}
 STATUS_NAMES = {"upcoming": "未开始", "open": "投票中", "closed": "已结束"}
+CHINESE_DIGITS = frozenset("零〇一二两三四五六七八九十百")
 _NAMED = re.compile(r"^(?P<name>[^()]+?)\s*\((?P<branch>[^()]+)\)$")
 
 
@@ -316,7 +321,7 @@ def _check_may_vote(vote: Vote, member: Member, now: datetime) -> None:
 
 def _choice(db: sqlite_utils.Database, vote: Vote, word: str) -> Member:
     word = normalise(word)
-    number = word.removeprefix("第").removesuffix("号")
+    number = _numeral(word.removeprefix("第").removesuffix("号"))
     if vote.mode == "list":
         return _listed_choice(db, vote, word, number)
     if number.isdigit():
@@ -330,6 +335,16 @@ def _choice(db: sqlite_utils.Database, vote: Vote, word: str) -> Member:
         raise VoteError(f"有 {len(found)} 位“{name}”（{places}），你推荐的是哪一位？"
                         f"请写明支部，如「推荐 {name}（{found[0].branch}）」。")
     return found[0]
+
+
+def _numeral(text: str) -> str:
+    """「3」 as it is; 「三」 「十二」 as digits; anything else (a name) unchanged."""
+    if text.isdecimal() or not text or any(ch not in CHINESE_DIGITS for ch in text):
+        return text
+    try:
+        return str(chinese_numeral_to_int(text))
+    except RegulationError:
+        return text
 
 
 def _listed_choice(db: sqlite_utils.Database, vote: Vote, word: str, number: str) -> Member:

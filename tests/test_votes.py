@@ -8,6 +8,7 @@ written. The secret ballot is tried in tests/test_votes_secrecy.py.
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from datetime import datetime, timedelta
 
 import pytest
@@ -108,7 +109,8 @@ def test_two_choices_and_a_name(services):
     assert "张伟（第一党支部）、王建国（第一党支部）" in say(services, 2, "投票 1 4")
     assert "已投票" in say(services, 3, "推荐 李红梅")
     assert "已投票" in say(services, 4, "投票 第1号，2")  # numerals and commas
-    assert tally_of(services, vote_id) == {"张伟": 2, "王建国": 1, "李红梅": 2}
+    assert "刘芳（第一党支部）、王建国（第一党支部）" in say(services, 1, "投票 三、四")
+    assert tally_of(services, vote_id) == {"张伟": 2, "王建国": 2, "李红梅": 2, "刘芳": 1}
 
 
 def test_too_many_choices_and_repeats_change_nothing(services):
@@ -128,6 +130,14 @@ def test_one_vote_per_member_whatever_the_retries(services):
     assert "已经投过" in again and "不能更改" in again
     assert table_counts(services) == (1, 1)
     assert tally_of(services, vote_id) == {"张伟": 1}
+
+
+def test_the_store_refuses_a_second_voter_row(services):
+    vote_id = open_vote(services)
+    say(services, 2, "投票 1")
+    with pytest.raises(sqlite3.IntegrityError), services.store.transaction() as db:
+        store_votes.cast(db, vote_id, 2, "another-token", [3])
+    assert table_counts(services) == (1, 1)  # rolled back: not even the ballot row
 
 
 def test_a_changeable_vote_is_changed_in_place(services):
