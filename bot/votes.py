@@ -253,7 +253,8 @@ def ballot_text(db: sqlite_utils.Database, vote: Vote) -> str:
         example = " ".join(str(i) for i in range(1, min(vote.choices, 2) + 1))
         lines.append(f"回复「投票 编号」投票，如「投票 {example}」；也可以「推荐 姓名」。")
     else:
-        lines.append(f"请推荐{audiences.describe(vote.audience)}中的党员，回复「推荐 姓名」，"
+        among = "" if vote.audience.get("all") else f"{audiences.describe(vote.audience)}中的"
+        lines.append(f"请推荐{among}党员，回复「推荐 姓名」，"
                      "如「推荐 张伟」" + (f"；可推荐 {vote.choices} 人，用空格隔开。"
                                           if vote.choices > 1 else "。"))
     lines.append(f"发送「我的投票」查看你的选择；同时有几项评选时写「投票 #{vote.id} …」。")
@@ -374,7 +375,7 @@ def my_ballot(db: sqlite_utils.Database, vote: Vote, member: Member, now: dateti
     """「我的投票」 for one vote."""
     if not store_votes.has_voted(db, vote.id, member.id):
         return f"「{vote.title}」你还没有投票（{when_text(vote)}）。"
-    if vote.sealed_at is not None:
+    if vote.sealed_at is not None or vote.status(now) == "closed":
         return f"「{vote.title}」你已投票；投票已结束，选票已与投票人分开，无法再查看。"
     chosen = store_votes.ballot(db, vote.id, token(db, vote.id, member.id))
     if chosen is None:
@@ -477,7 +478,9 @@ def get_in_scope(db: sqlite_utils.Database, vote_id: int, scope: str | None) -> 
 
 
 def seal_closed(services: Services) -> int:
-    """Seal every vote past its close; how many were sealed now."""
+    """Seal every vote past its close; how many were sealed now. The scheduler does it each
+    tick; every view of a tally calls it first too, so results are never shown unsealed (a
+    deployment without the scheduler, a tick not yet come)."""
     now = services.clock.now()
     due = store_votes.due_for_sealing(services.store.db, now)
     if not due:

@@ -148,3 +148,16 @@ def test_a_reminder_names_who_has_not_voted_never_a_choice(services, clock):
     assert len(texts) == 1  # the same text for everyone: nothing per voter
     clock.advance(days=1)
     assert votes.remind(services, vote_id, actor="test") != broadcast  # a new day, a new one
+
+
+def test_the_tally_is_never_shown_unsealed(services, voted, clock, client):
+    """Without the scheduler (its tick seals), the closed vote is sealed by the first look."""
+    clock.advance(days=3)  # past the close; no tick ran
+    assert store_votes.get(services.store.db, voted).sealed_at is None
+    assert "无法再查看" in say(services, 3, "我的投票")
+    logged_in(services, client, "admin")
+    assert 'id="tally"' in text(client.get(f"/admin/votes/{voted}"))
+    assert store_votes.get(services.store.db, voted).sealed_at is not None
+    tokens = tokens_with_key(services, voted)
+    assert not [t for (t,) in services.store.db.execute("SELECT token FROM vote_ballots")
+                if t in tokens]

@@ -143,6 +143,7 @@ def tally_command(ctx: Ctx, vote_id: int, csv_out: Path | None, announce_at: str
         raise click.ClickException(f"评选 #{vote_id} 还没有结束（{votes.when_text(vote)}），"
                                    "结束后才能计票。")
     at = _time(announce_at, "--announce-at") if announce_at else None
+    votes.seal_closed(services)  # results only once no token can tie them to a voter
     click.echo(votes.results_text(services.store.db, vote))
     if csv_out is not None:
         csv_out.write_text(csv_text(votes.TALLY_HEADER, votes.tally_rows(services.store.db, vote)),

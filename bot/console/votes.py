@@ -125,6 +125,8 @@ def _vote_or_404(vote_id: int) -> Vote:
 def votes_show(vote_id: int) -> ResponseReturnValue:
     vote = _vote_or_404(vote_id)
     status = vote.status(services().clock.now())
+    if status == "closed":
+        voting.seal_closed(services())  # the tally is never shown while tokens could link it
     results, ballots = voting.results(db(), vote) if status == "closed" else ([], 0)
     return render_template(
         "console/vote_show.html", vote=vote, status=status, status_names=voting.STATUS_NAMES,
@@ -177,6 +179,7 @@ def votes_tally_csv(vote_id: int) -> ResponseReturnValue:
     if vote.status(services().clock.now()) != "closed":
         flash("评选结束后才能导出计票结果。", "error")
         return redirect(url_for("console.votes_show", vote_id=vote.id))
+    voting.seal_closed(services())
     data = csv_text(voting.TALLY_HEADER, voting.tally_rows(db(), vote)).encode("utf-8-sig")
     with services().store.transaction():
         record("vote tally download", {"vote": vote.id, "title": vote.title})
