@@ -68,3 +68,29 @@ def test_vote_pages_at_phone_and_desktop_widths(live_server, new_page, services,
     page.goto(f"{live_server}/admin/votes/new")
     check_layout(page, width, "发起评选", "#vote-form")
     shoot(page, f"vote-form-{width}")
+
+
+@DEVICES
+def test_a_member_votes_in_the_simulator(live_server, new_page, services, device) -> None:
+    from bot import delivery
+    from schedules.jobs import fire_votes
+    from tests.test_simulator_browser import say
+
+    now = services.clock.now()
+    votes.open_vote(services, votes.Opening(
+        "第四季度共产党员先锋岗", {"branches": ["第一党支部"]}, ["张伟", "李红梅", "刘芳"], 1, now,
+        now + timedelta(days=5), False), actor="test")
+    page = new_page(**device)
+    page.goto(f"{live_server}/sim")
+    page.get_by_test_id("member-select").select_option("m2")  # 李红梅
+    expect(page.get_by_label("消息", exact=True)).to_be_enabled()
+    fire_votes(services)       # the scheduler's tick: the ballot, once, through the ledger
+    delivery.drain(services)
+    expect(page.locator("#chat li.push .bubble").last).to_contain_text("1. 张伟（第一党支部）",
+                                                                       timeout=10_000)
+    expect(say(page, "投票 4")).to_have_text("没有 4 号候选人（编号 1 到 3）。发送「投票」查看候选人。")
+    expect(say(page, "投票 1")).to_have_text("已投票（第四季度共产党员先锋岗）：张伟（第一党支部）。")
+    expect(say(page, "投票 2")).to_contain_text("你已经投过「第四季度共产党员先锋岗」的票了")
+    expect(say(page, "我的投票")).to_contain_text("你的选择：张伟（第一党支部）")
+    shoot(page, f"sim-vote-{device['viewport']['width']}")
+    assert store_votes.voter_ids(services.store.db, 1) == {2}
