@@ -136,6 +136,14 @@ def test_remind_and_announce(services, client):
                              follow_redirects=True))
     assert "评选结束后才能公布结果" in early
     client.post(f"/admin/votes/{vote_id}/close", data={"csrf_token": csrf})
+    for at, message in (("", "请填写公布时间"), ("2026-11-01T09:00", "今后不会发送")):
+        refused = text(client.post(f"/admin/votes/{vote_id}/announce",
+                                   data={"csrf_token": csrf, "at": at}, follow_redirects=True))
+        assert message in refused
+    assert services.store.db.execute("SELECT count(*) FROM schedules").fetchone()[0] == 0
+    late = text(client.post(f"/admin/votes/{vote_id}/remind", data={"csrf_token": csrf},
+                            follow_redirects=True))
+    assert "只有投票中的评选可以提醒" in late
     done = text(client.post(f"/admin/votes/{vote_id}/announce",
                             data={"csrf_token": csrf, "at": "2026-12-01T09:00"},
                             follow_redirects=True))
