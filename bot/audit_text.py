@@ -161,6 +161,13 @@ def _schedule(f: Facts) -> str:
     return text + (f"：{f['content']}" if f.get("content") else "")
 
 
+def _vote(f: Facts) -> str:
+    text = f"#{f['vote']}「{f['title']}」"
+    if "audience" in f:
+        text += f"，{audiences.describe(f['audience'])}投票，{f['opens_at']} 至 {f['closes_at']}"
+    return text + (f"，提醒 {f['members']} 人" if "members" in f else "")
+
+
 def _demo(f: Facts) -> str:
     return f"{f['members']} 名演示成员"
 
@@ -213,6 +220,10 @@ ACTIONS: dict[str, Action] = {
     "task.remove": Action("删除学习任务", _task),
     "tasks import": Action("导入学习任务", _tasks_import),
     "alert ack": Action("确认告警", _alert),
+    "vote open": Action("发起评选", _vote),
+    "vote close": Action("提前结束评选", _vote),
+    "vote remind": Action("提醒未投票党员", _vote),
+    "vote tally download": Action("下载计票结果", _vote),
 }
 UNKNOWN = Action("其他操作")
 

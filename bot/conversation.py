@@ -41,7 +41,8 @@ def handle_inbound(services: Services, inbound: Inbound) -> Reply:
                           channel=inbound.channel, user=inbound.user)
             reply = services.router.dispatch(inbound, ctx)
             remember_reply(db, dedupe_key=inbound.dedupe_key, channel=inbound.channel,
-                           reply=reply.text, at=services.clock.now())
+                           reply=reply.text if reply.remember is None else reply.remember,
+                           at=services.clock.now())
             return reply
     except StoreBusy as exc:
         # Nothing was committed; the member (or WeChat's retry) can send again.

@@ -26,6 +26,9 @@ class Inbound:
 @dataclass(frozen=True)
 class Reply:
     text: str  # "" means no passive reply ("success")
+    # What the dedupe record keeps for a redelivery, when the answer itself must not be
+    # stored: a secret ballot's choices (bot/votes.py). None: the text.
+    remember: str | None = None
 
 
 NO_REPLY = Reply("")

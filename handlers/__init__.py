@@ -11,6 +11,7 @@ from handlers import (  # noqa: F401  (importing registers their routes)
     events,
     help,
     quiz,
+    votes,
 )
 
 # isort: split

@@ -248,9 +248,16 @@ def drain_deliveries(services: Services) -> None:
     delivery.drain(services, budget_s=drain_slice_s(services))
 
 
+def fire_votes(services: Services) -> None:
+    """推荐评选: each opened vote's ballot (once, key vote:<id>:ballot), seals for closed ones."""
+    from bot import votes
+
+    votes.run_due(services)
+
+
 def default_jobs() -> list[Callable[[Services], None]]:
     """In order: decide what is due, then send it."""
     return [fire_admin_schedules, fire_daily_reading, fire_reminders, fire_nudges,
-            fire_political_birthdays, drain_deliveries]
+            fire_political_birthdays, fire_votes, drain_deliveries]
 
 

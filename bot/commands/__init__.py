@@ -19,6 +19,7 @@ MODULES: tuple[str, ...] = (
     "alerts",
     "tasks",
     "menu",
+    "votes",
 )
 
 

@@ -61,6 +61,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("console.content", "学习内容"),
     NavItem("console.schedules", "定时推送"),
     NavItem("console.reports", "报表"),
+    NavItem("console.votes", "推荐评选"),
     NavItem("console.accounts", "账号", admin_only=True),
     NavItem("console.audit", "操作日志", admin_only=True),
 )

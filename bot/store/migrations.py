@@ -350,6 +350,45 @@ MIGRATIONS: list[str] = [
     ALTER TABLE members ADD COLUMN party_joined_on TEXT;
     ALTER TABLE members ADD COLUMN party_confirmed_on TEXT;
     """,
+    # 11: votes and nominations (推荐评选, bot/votes.py). A secret ballot: vote_voters (who has
+    # voted) and vote_ballots (what was chosen) share nothing but the vote's id. Both are
+    # WITHOUT ROWID, so no row number records insertion order; voters sort by member id,
+    # ballots by a token (an HMAC of the voter under a key kept outside the database, replaced
+    # by random bytes when the vote is sealed); neither holds a time.
+    """
+    CREATE TABLE votes (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        audience TEXT NOT NULL,
+        branch TEXT NOT NULL DEFAULT '',
+        mode TEXT NOT NULL CHECK (mode IN ('list', 'free')),
+        choices INTEGER NOT NULL CHECK (choices >= 1),
+        opens_at TEXT NOT NULL,
+        closes_at TEXT NOT NULL,
+        changeable INTEGER NOT NULL DEFAULT 0,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        sealed_at TEXT
+    );
+    CREATE TABLE vote_candidates (
+        vote_id INTEGER NOT NULL REFERENCES votes(id),
+        position INTEGER NOT NULL,
+        member_id INTEGER NOT NULL REFERENCES members(id),
+        PRIMARY KEY (vote_id, position),
+        UNIQUE (vote_id, member_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE vote_voters (
+        vote_id INTEGER NOT NULL REFERENCES votes(id),
+        member_id INTEGER NOT NULL REFERENCES members(id),
+        PRIMARY KEY (vote_id, member_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE vote_ballots (
+        vote_id INTEGER NOT NULL REFERENCES votes(id),
+        token TEXT NOT NULL,
+        choices TEXT NOT NULL,
+        PRIMARY KEY (vote_id, token)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 
