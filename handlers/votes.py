@@ -28,7 +28,7 @@ def _secret(text: str) -> Reply:
 
 
 # 「我的投票」 before the command pattern, which would read 「投票记录」 as a vote for “记录”.
-@router.text(*MINE)
+@router.text(*MINE, help=HelpLine(76, "我的投票", "「我的投票」看自己的选择"))
 def my_vote(inbound: Inbound, ctx: Context) -> Reply:
     assert ctx.member is not None
     now = ctx.clock.now()
@@ -41,7 +41,7 @@ def my_vote(inbound: Inbound, ctx: Context) -> Reply:
 
 
 @router.text(pattern=COMMAND,
-             help=HelpLine(75, "评选", "「投票」看候选人，「投票 3」或「推荐 张伟」，「我的投票」"))
+             help=HelpLine(75, "评选", "「投票」看候选人，「投票 3」或「推荐 张伟」"))
 def vote_command(inbound: Inbound, ctx: Context) -> Reply:
     assert ctx.match is not None and ctx.member is not None
     now = ctx.clock.now()
