@@ -16,6 +16,7 @@ from bot.services import Services
 from bot.store import StoreBusy, is_transient
 from bot.store.inbound import remember_reply, remembered_reply
 from bot.store.members import find_by_identity
+from bot.store.nonces import Replayed, Sighting, claim, keep_seconds
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,9 @@ BUSY_REPLY = Reply("系统繁忙，请稍后再试。")
 ERROR_REPLY = Reply("抱歉，处理这条消息时出了点问题，请稍后再试。")
 
 
-def handle_inbound(services: Services, inbound: Inbound) -> Reply:
+def handle_inbound(services: Services, inbound: Inbound, sighting: Sighting | None = None) -> Reply:
+    """The reply to one message. `sighting` (a callback's timestamp and nonce) is claimed
+    first in the same transaction: Replayed propagates, with nothing written."""
     try:
         # Read-only lookups before the write lock, so the locked section stays short: a
         # redelivery is answered without taking it at all, and the member is found meanwhile.
@@ -32,6 +35,9 @@ def handle_inbound(services: Services, inbound: Inbound) -> Reply:
             return Reply(cached)
         member = find_by_identity(services.store.db, inbound.channel, inbound.user)
         with services.store.transaction() as db:
+            if sighting is not None:  # before the dedupe record: a replay must not read it
+                claim(db, sighting, services.clock.timestamp(),
+                      keep_seconds(services.config.get("server.max_clock_skew_s")))
             # The authoritative check: a concurrent delivery of the same message may have
             # committed between the lookup above and this lock.
             cached = remembered_reply(db, inbound.dedupe_key)
@@ -43,6 +49,8 @@ def handle_inbound(services: Services, inbound: Inbound) -> Reply:
             remember_reply(db, dedupe_key=inbound.dedupe_key, channel=inbound.channel,
                            reply=reply.text, at=services.clock.now())
             return reply
+    except Replayed:
+        raise  # the webhook refuses it (403); rolled back
     except StoreBusy as exc:
         # Nothing was committed; the member (or WeChat's retry) can send again.
         log.warning("store busy for %s: %s", inbound.dedupe_key, exc)

@@ -260,7 +260,8 @@ def test_200_concurrent_checkins_on_two_workers_are_recorded_once(make_services,
     assert sorted(member_id for member_id, _, _ in rows) == sorted(ids)  # each member once
     assert {(day, via) for _, day, via in rows} == {("2026-11-23", "wecom")}
     assert after_first["inbound"] == before["inbound"] + count
-    assert after_first == {**before, "checkins": count, "inbound": before["inbound"] + count}
+    assert after_first == {**before, "checkins": count, "inbound": before["inbound"] + count,
+                           "callback_nonces": count}  # each callback's (timestamp, nonce)
 
     assert second_round == first_round  # same status, same reply, member by member
     assert row_counts(path) == after_first

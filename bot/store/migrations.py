@@ -344,6 +344,20 @@ MIGRATIONS: list[str] = [
         FROM json_each(tasks.audience, '$.groups') AS g)))
     WHERE json_valid(audience) AND json_type(audience, '$.groups') = 'array';
     """,
+    # 10: replay memory (bot/store/nonces.py): the (timestamp, nonce) of every signed callback
+    # within the clock-skew window, with a digest of what came with it, so a captured query
+    # string cannot be sent again with another body. Pruned by `seen_at` (the server's clock).
+    """
+    CREATE TABLE callback_nonces (
+        channel TEXT NOT NULL,
+        timestamp TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        seen_at REAL NOT NULL,
+        PRIMARY KEY (channel, timestamp, nonce)
+    ) WITHOUT ROWID;
+    CREATE INDEX callback_nonces_seen_at ON callback_nonces(seen_at);
+    """,
 ]
 
 
