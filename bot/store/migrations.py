@@ -346,17 +346,17 @@ MIGRATIONS: list[str] = [
     """,
     # 10: replay memory (bot/store/nonces.py): the (timestamp, nonce) of every signed callback
     # within the clock-skew window, with a digest of what came with it, so a captured query
-    # string cannot be sent again with another body. Pruned by `seen_at` (the server's clock).
+    # string cannot be sent again with another body. The timestamp leads the key (zero-padded,
+    # so text order is numeric order): new rows go to the B-tree's right edge and pruning by
+    # age is a range at its left, with no second index to write on every message.
     """
     CREATE TABLE callback_nonces (
-        channel TEXT NOT NULL,
         timestamp TEXT NOT NULL,
         nonce TEXT NOT NULL,
+        channel TEXT NOT NULL,
         digest TEXT NOT NULL,
-        seen_at REAL NOT NULL,
-        PRIMARY KEY (channel, timestamp, nonce)
+        PRIMARY KEY (timestamp, nonce, channel)
     ) WITHOUT ROWID;
-    CREATE INDEX callback_nonces_seen_at ON callback_nonces(seen_at);
     """,
 ]
 
