@@ -45,6 +45,7 @@ def no_replay_memory() -> None:
 
     nonces.seen_digest = lambda *_args: None  # type: ignore[assignment]  (webhook's read)
     conversation.claim = lambda *_args: None  # type: ignore[assignment]  (the claim)
+    conversation._claimed = lambda *_args: True  # type: ignore[assignment]  (retries' read)
 
 
 def _gunicorn(**overrides: Any) -> None:

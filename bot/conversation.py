@@ -16,7 +16,7 @@ from bot.services import Services
 from bot.store import StoreBusy, is_transient
 from bot.store.inbound import remember_reply, remembered_reply
 from bot.store.members import find_by_identity
-from bot.store.nonces import Replayed, Sighting, claim, keep_seconds
+from bot.store.nonces import Replayed, Sighting, claim, keep_seconds, seen_digest
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def handle_inbound(services: Services, inbound: Inbound, sighting: Sighting | No
         # Read-only lookups before the write lock, so the locked section stays short: a
         # redelivery is answered without taking it at all, and the member is found meanwhile.
         cached = remembered_reply(services.store.db, inbound.dedupe_key)
-        if cached is not None:
+        if cached is not None and _claimed(services, sighting):
             return Reply(cached)
         member = find_by_identity(services.store.db, inbound.channel, inbound.user)
         with services.store.transaction() as db:
@@ -65,3 +65,9 @@ def handle_inbound(services: Services, inbound: Inbound, sighting: Sighting | No
         # Rolled back; never show an exception's text to a member.
         log.exception("handler failed for %s (%s)", inbound.dedupe_key, inbound.kind)
         return ERROR_REPLY
+
+
+def _claimed(services: Services, sighting: Sighting | None) -> bool:
+    """Whether the callback's pair is already remembered with this body (a platform retry):
+    a known message under a new pair still goes through the transaction, to claim it."""
+    return sighting is None or seen_digest(services.store.db, sighting) == sighting.digest

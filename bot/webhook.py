@@ -68,8 +68,9 @@ def answer(services: Services, channel: str, method: str, params: Mapping[str, s
     # Official Account plaintext mode: the signature does not cover the body, so check it first.
     wire.check_signature(params.get("signature"), keys.token, timestamp, nonce)
     raw = body()
-    return _reply(services, wire.parse_xml(raw), encrypt_with=None,
-                  seen=nonces.sighting(channel, timestamp, nonce, "POST", raw))
+    seen = nonces.sighting(channel, timestamp, nonce, "POST", raw)
+    _refuse_replay(services, seen)
+    return _reply(services, wire.parse_xml(raw), encrypt_with=None, seen=seen)
 
 
 def _keys(services: Services, channel: str) -> Keys | None:
@@ -119,16 +120,21 @@ def _encrypted_callback(services: Services, keys: Keys, params: Mapping[str, str
         raise Rejected(400, "encrypted mode without an <Encrypt> element")
     wire.check_signature(params.get("msg_signature"), keys.token, seen.timestamp, seen.nonce,
                          encrypted)
+    _refuse_replay(services, seen)
     inner = wire.parse_xml(wire.decrypt(keys, encrypted))
     return _reply(services, inner, encrypt_with=keys, seen=seen)
 
 
-def _reply(services: Services, fields: dict[str, str], encrypt_with: Keys | None,
-           seen: Sighting) -> Answer:
-    # A pair already seen with another body is a replay: refused before the dedupe record
-    # could answer it; the claim inside handle_inbound's transaction settles a race.
+def _refuse_replay(services: Services, seen: Sighting) -> None:
+    """A signed pair already seen with another body is a replay: refused as soon as the pair
+    is authenticated, before the body is parsed or the dedupe record could answer it. Read-only;
+    the claim inside handle_inbound's transaction settles a race between two deliveries."""
     if nonces.seen_digest(services.store.db, seen) not in (None, seen.digest):
         raise Rejected(403, REPLAYED)
+
+
+def _reply(services: Services, fields: dict[str, str], encrypt_with: Keys | None,
+           seen: Sighting) -> Answer:
     inbound = wire.to_inbound(seen.channel, fields, services.clock.tz)
     try:
         reply = handle_inbound(services, inbound, seen)

@@ -75,6 +75,25 @@ def test_a_platform_retry_still_gets_the_remembered_reply(client, services, cloc
     assert len(stored_pairs(services.config.store_path)) == 1
 
 
+@pytest.mark.mp_plain
+def test_a_known_message_under_a_new_pair_claims_that_pair_too(client, services, clock):
+    # Found by the fuzz test: a message already answered, delivered again under another
+    # (timestamp, nonce), was answered from the dedupe record without remembering the new
+    # pair, which then stayed free for another body.
+    bind(services, "mp", "oLiHongmei", 2, clock)
+    ts = int(clock.timestamp())
+    body = text_xml("oLiHongmei", "打卡", 8151, ts)
+    first = client.post(f"/wechat/mp?{plain_query(MP, ts)}", data=body)
+    second_query = plain_query(MP, ts)  # another nonce
+    again = client.post(f"/wechat/mp?{second_query}", data=body)
+    assert (again.status_code, again.get_data()) == (200, first.get_data())
+    before = row_counts(services.config.store_path)
+    forged = client.post(f"/wechat/mp?{second_query}",
+                         data=text_xml("oLiHongmei", "我的", 8152, ts))
+    assert forged.status_code == 403
+    assert row_counts(services.config.store_path) == before
+
+
 def test_wecom_and_safe_mode_pairs_are_remembered_per_channel(client, services, clock):
     ts = int(clock.timestamp())
     query, body = wecom_request(WECOM, text_xml("wangjg", "帮助", 8201, ts), ts)
