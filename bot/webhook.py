@@ -5,6 +5,11 @@ Official Account modes, told apart by the query string as WeChat sends them:
 plaintext (`signature` only), compatible and safe (`encrypt_type=aes&msg_signature=...`; both
 answered encrypted). WeCom is always encrypted.
 
+Replays: a captured query string's signature stays valid for the clock-skew window, so each
+signed (timestamp, nonce) is remembered with a digest of its body (bot/store/nonces.py). The
+same pair and body is WeChat's retry (the remembered reply, as before); the same pair with
+another body is refused with 403 before the body is even parsed.
+
 `answer()` is the whole protocol, with no web framework in it. Two doors lead to it: the Flask
 views (so the routes are in the URL map like any other), and `FastWebhook`, a plain WSGI route
 installed in front of the Flask app that answers GET/HEAD/POST on the two callback paths
