@@ -7,6 +7,7 @@ workers, processes and restarts.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 
@@ -16,7 +17,14 @@ from bot.services import Services
 from bot.store import StoreBusy, is_transient
 from bot.store.inbound import remember_reply, remembered_reply
 from bot.store.members import find_by_identity
-from bot.store.nonces import Replayed, Sighting, claim, keep_seconds, seen_digest
+from bot.store.nonces import (
+    Replayed,
+    Sighting,
+    claim,
+    claim_alone,
+    keep_seconds,
+    seen_digest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +72,19 @@ def handle_inbound(services: Services, inbound: Inbound, sighting: Sighting | No
     except Exception:
         # Rolled back; never show an exception's text to a member.
         log.exception("handler failed for %s (%s)", inbound.dedupe_key, inbound.kind)
+        _claim_after_failure(services, sighting)
         return ERROR_REPLY
+
+
+def _claim_after_failure(services: Services, sighting: Sighting | None) -> None:
+    """The claim was rolled back with the failed handler: remember the pair on its own, so its
+    (logged) query string cannot carry another body meanwhile; a retry of this very body still
+    runs the handler again. Best effort: a store that cannot write was reported already."""
+    if sighting is None:
+        return
+    with contextlib.suppress(Replayed, StoreBusy, sqlite3.Error):
+        claim_alone(services.store, sighting, services.clock.timestamp(),
+                    keep_seconds(services.config.get("server.max_clock_skew_s")))
 
 
 def _claimed(services: Services, sighting: Sighting | None) -> bool:

@@ -109,9 +109,8 @@ def _verify_url(services: Services, channel: str, keys: Keys,
 
 def _claim_alone(services: Services, seen: Sighting) -> None:
     try:
-        with services.store.transaction() as db:
-            nonces.claim(db, seen, services.clock.timestamp(),
-                         nonces.keep_seconds(services.config.get("server.max_clock_skew_s")))
+        nonces.claim_alone(services.store, seen, services.clock.timestamp(),
+                           nonces.keep_seconds(services.config.get("server.max_clock_skew_s")))
     except Replayed:
         raise Rejected(403, REPLAYED) from None
 

@@ -94,6 +94,29 @@ def test_a_known_message_under_a_new_pair_claims_that_pair_too(client, services,
     assert row_counts(services.config.store_path) == before
 
 
+@pytest.mark.mp_plain
+def test_a_failed_handler_still_remembers_the_pair(client, services, clock, monkeypatch):
+    # The claim shares the message's transaction, which a failing handler rolls back; the pair
+    # is then remembered on its own, and WeChat's retry of the same body runs the handler again.
+    bind(services, "mp", "oLiHongmei", 2, clock)
+    ts = int(clock.timestamp())
+    query, body = plain_query(MP, ts), text_xml("oLiHongmei", "打卡", 8171, ts)
+    dispatch = services.router.dispatch
+
+    def broken(*_args):
+        raise RuntimeError("a bug in a handler")
+
+    monkeypatch.setattr(services.router, "dispatch", broken)
+    assert "出了点问题" in client.post(f"/wechat/mp?{query}", data=body).get_data(as_text=True)
+    before = row_counts(services.config.store_path)
+    forged = client.post(f"/wechat/mp?{query}", data=text_xml("oLiHongmei", "我的", 8172, ts))
+    assert forged.status_code == 403
+    assert row_counts(services.config.store_path) == before
+    monkeypatch.setattr(services.router, "dispatch", dispatch)
+    retry = client.post(f"/wechat/mp?{query}", data=body)
+    assert "打卡成功" in retry.get_data(as_text=True)
+
+
 def test_wecom_and_safe_mode_pairs_are_remembered_per_channel(client, services, clock):
     ts = int(clock.timestamp())
     query, body = wecom_request(WECOM, text_xml("wangjg", "帮助", 8201, ts), ts)

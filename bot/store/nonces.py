@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from bot.store import Store
+
 KEEP_WITHOUT_SKEW_S = 24 * 3600
 PRUNE_EVERY_S = 60
 TIMESTAMP_WIDTH = 20  # wire.check_timestamp accepts at most 20 digits: padded, text order = numeric
@@ -73,6 +75,12 @@ def claim(db: sqlite_utils.Database, seen: Sighting, now: float, keep_s: int) ->
     if abs(now - _last_prune["at"]) >= PRUNE_EVERY_S:  # abs: a test's clock may go back
         _last_prune["at"] = now
         forget_before(db, int(now) - keep_s)
+
+
+def claim_alone(store: Store, seen: Sighting, now: float, keep_s: int) -> None:
+    """`claim` in a transaction of its own (a URL check; a message whose handler failed)."""
+    with store.transaction() as db:
+        claim(db, seen, now, keep_s)
 
 
 def forget_before(db: sqlite_utils.Database, timestamp: int) -> int:
