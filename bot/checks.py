@@ -40,8 +40,9 @@ def mp_mode_warnings(config: Config) -> list[str]:
     if not mp["enabled"]:
         return []
     if mp["mode"] == "plain" and mp["encoding_aes_key"]:
-        return ["公众号设了 mp.mode = \"plain\"（明文模式），已设置的 EncodingAESKey 不会被使用："
-                "明文签名不覆盖消息内容，请在公众平台改用安全模式并删去 mp.mode（有密钥时默认安全模式）"]
+        return ["公众号设了 mp.mode = \"plain\"（明文模式），已设置的 EncodingAESKey 起不到保护作用："
+                "明文消息照样被接受，而明文签名不覆盖消息内容；请在公众平台改用安全模式并删去 mp.mode"
+                "（有密钥时默认安全模式）"]
     if mp["mode"] == "plain":
         return ["公众号按明文模式运行（未设置 QINGFENG_MP_ENCODING_AES_KEY）：签名不覆盖消息内容，"
                 "任何人拿到一条回调地址就能冒充成员发消息，请勿用于成员数据，上线前请改用安全模式"]

@@ -35,11 +35,11 @@ def mode_lines(output: str) -> list[str]:
             if line.startswith("注意：") and any(word in line for word in MODE_WORDS)]
 
 
-def test_plain_mode_with_a_key_warns_that_the_key_is_unused(tmp_path):
+def test_plain_mode_with_a_key_warns_that_the_key_protects_nothing(tmp_path):
     result = config_check(tmp_path, "plain", KEY)
     assert result.returncode == 0, result.stderr
     [line] = mode_lines(result.stdout)
-    assert 'mp.mode = "plain"' in line and "EncodingAESKey 不会被使用" in line
+    assert 'mp.mode = "plain"' in line and "EncodingAESKey 起不到保护作用" in line
     assert "安全模式" in line and KEY not in result.stdout + result.stderr
 
 
