@@ -11,6 +11,9 @@ Variants (join several with commas: write-mutex,threads-4):
   threads-N     gunicorn threads per worker = N instead of config.toml's (e.g. threads-4).
   workers-N     gunicorn worker processes = N instead of config.toml's (e.g. workers-4).
   no-accesslog  gunicorn without its access log (one formatted line per request on stdout).
+  no-replay-memory  the webhook without its replay memory (bot/store/nonces.py): no read of
+                the callback's (timestamp, nonce) before the lock, no claim inside it; to
+                measure what the memory costs (docs/benchmarks.md, Webhook: replay memory).
 """
 
 from __future__ import annotations
@@ -34,6 +37,15 @@ def write_mutex() -> None:
             yield db
 
     Store.transaction = transaction  # type: ignore[method-assign]
+
+
+def no_replay_memory() -> None:
+    from bot import conversation
+    from bot.store import nonces
+
+    nonces.seen_digest = lambda *_args: None  # type: ignore[assignment]  (webhook's read)
+    conversation.claim = lambda *_args: None  # type: ignore[assignment]  (the claim)
+    conversation._claimed = lambda *_args: True  # type: ignore[assignment]  (retries' read)
 
 
 def _gunicorn(**overrides: Any) -> None:
@@ -61,6 +73,7 @@ VARIANTS: dict[str, Callable[[], None]] = {
     "threads-16": _threads(16),
     "workers-1": _workers(1), "workers-3": _workers(3), "workers-4": _workers(4),
     "no-accesslog": lambda: _gunicorn(accesslog=None),
+    "no-replay-memory": no_replay_memory,
 }
 
 

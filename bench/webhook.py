@@ -287,7 +287,21 @@ def format_table(summaries: Sequence[Summary]) -> str:
                              f"| {_ratio(q.p99_ms, anchor.p99_ms)} "
                              f"| {_ratio(q.cpu_ms_per_msg, anchor.cpu_ms_per_msg)} "
                              f"| {_ratio(q.peak_rss_mb, anchor.peak_rss_mb)} | |")
+        lines += _against_variants(level, rows)
     return "\n".join(lines)
+
+
+def _against_variants(level: int, rows: Sequence[Summary]) -> list[str]:
+    """Qingfeng / each variant at one concurrency: what the change a variant undoes costs
+    (e.g. no-replay-memory), side by side in the same run."""
+    ours = next((s for s in rows if s.server == QINGFENG), None)
+    if ours is None:
+        return []
+    return [f"| {level} | **{label(QINGFENG)} / {label(v.server)}** "
+            f"| **{_ratio(ours.throughput, v.throughput)}** | {_ratio(ours.p50_ms, v.p50_ms)} "
+            f"| {_ratio(ours.p99_ms, v.p99_ms)} | {_ratio(ours.cpu_ms_per_msg, v.cpu_ms_per_msg)} "
+            f"| {_ratio(ours.peak_rss_mb, v.peak_rss_mb)} | |"
+            for v in rows if v.server.startswith(QINGFENG + "+")]
 
 
 def format_runs(runs: Sequence[Run]) -> str:

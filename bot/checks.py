@@ -30,7 +30,27 @@ def config_warnings(config: Config, today: date) -> list[str]:
         warnings.append("公众号未设置 QINGFENG_MP_APP_SECRET：只能被动回复，无法主动推送")
     if config.get("wecom.enabled") and not config.get("wecom.secret"):
         warnings.append("企业微信未设置 QINGFENG_WECOM_SECRET：只能被动回复，无法主动推送")
-    return warnings + stored_audience_problems(config) + birthday_problems(config)
+    return (warnings + mp_mode_warnings(config) + stored_audience_problems(config)
+            + birthday_problems(config))
+
+
+def mp_mode_warnings(config: Config) -> list[str]:
+    """The Official Account's mode against its key (issue 11): a mode without its key stops
+    start-up already (bot.config); these work but are not what a live branch should run."""
+    mp = config.section("mp")
+    if not mp["enabled"]:
+        return []
+    if mp["mode"] == "plain" and mp["encoding_aes_key"]:
+        return ["公众号设了 mp.mode = \"plain\"（明文模式），已设置的 EncodingAESKey 起不到保护作用："
+                "明文消息照样被接受，而明文签名不覆盖消息内容；请在公众平台改用安全模式并删去 mp.mode"
+                "（有密钥时默认安全模式）"]
+    if mp["mode"] == "plain":
+        return ["公众号按明文模式运行（未设置 QINGFENG_MP_ENCODING_AES_KEY）：签名不覆盖消息内容，"
+                "任何人拿到一条回调地址就能冒充成员发消息，请勿用于成员数据，上线前请改用安全模式"]
+    if mp["mode"] == "compatible":
+        return ["公众号为兼容模式（mp.mode = \"compatible\"）：只应在切换期间使用，"
+                "公众平台改为安全模式后请设 mp.mode = \"safe\" 或删去该项"]
+    return []
 
 
 def stored_audience_problems(config: Config) -> list[str]:

@@ -14,6 +14,7 @@ from gunicorn.app.base import BaseApplication
 
 from bot import create_app
 from bot.config import Config
+from bot.redact import RedactingGunicornLogger
 from bot.services import build_services
 from schedules.runner import SchedulerRunner, default_jobs
 
@@ -55,6 +56,8 @@ def gunicorn_options(config: Config) -> dict[str, Any]:
         "accesslog": "-",
         "errorlog": "-",
         "loglevel": "info",
+        # The access log's request line without the callbacks' signatures and nonces.
+        "logger_class": RedactingGunicornLogger,
         "worker_exit": _stop_scheduler,
     }
 

@@ -5,6 +5,11 @@ Official Account modes, told apart by the query string as WeChat sends them:
 plaintext (`signature` only), compatible and safe (`encrypt_type=aes&msg_signature=...`; both
 answered encrypted). WeCom is always encrypted.
 
+Replays: a captured query string's signature stays valid for the clock-skew window, so each
+signed (timestamp, nonce) is remembered with a digest of its body (bot/store/nonces.py). The
+same pair and body is WeChat's retry (the remembered reply, as before); the same pair with
+another body is refused with 403 before the body is even parsed.
+
 `answer()` is the whole protocol, with no web framework in it. Two doors lead to it: the Flask
 views (so the routes are in the URL map like any other), and `FastWebhook`, a plain WSGI route
 installed in front of the Flask app that answers GET/HEAD/POST on the two callback paths
@@ -25,6 +30,8 @@ from flask.blueprints import BlueprintSetupState
 from bot import wire
 from bot.conversation import handle_inbound
 from bot.services import Services
+from bot.store import nonces
+from bot.store.nonces import Replayed, Sighting
 from bot.wire import MAX_BODY_BYTES, Keys, Rejected
 
 log = logging.getLogger(__name__)
@@ -33,6 +40,7 @@ bp = Blueprint("webhook", __name__)
 TEXT = "text/plain; charset=utf-8"
 XML = "application/xml; charset=utf-8"
 PATHS = {"/wechat/mp": "mp", "/wechat/wecom": "wecom"}
+REPLAYED = "timestamp and nonce already used with another body: a replayed query string"
 REFUSALS = {400: "bad request", 403: "forbidden", 404: "not found", 413: "too large"}
 Answer = tuple[int, str, str]  # status, content type, body
 
@@ -51,11 +59,12 @@ def answer(services: Services, channel: str, method: str, params: Mapping[str, s
     wire.check_timestamp(params.get("timestamp"), services.clock.timestamp(),
                          services.config.get("server.max_clock_skew_s"))
     if method in ("GET", "HEAD"):
-        return _verify_url(channel, keys, params)
+        return _verify_url(services, channel, keys, params)
     timestamp, nonce = wire.require(params, "timestamp", "nonce")
     if channel == "wecom" or params.get("encrypt_type", "raw").lower() == "aes":
-        outer = wire.parse_xml(body())
-        return _encrypted_callback(services, channel, keys, params, outer, timestamp, nonce)
+        raw = body()
+        seen = nonces.sighting(channel, timestamp, nonce, "POST", raw)
+        return _encrypted_callback(services, keys, params, wire.parse_xml(raw), seen)
     if services.config.section("mp")["mode"] != "plain":
         # The plaintext `signature` does not cover the body and is logged on every safe-mode
         # callback: with a key configured, only an encrypted (msg_signature) POST is accepted.
@@ -63,7 +72,10 @@ def answer(services: Services, channel: str, method: str, params: Mapping[str, s
                             "to be in 明文模式; switch it to 安全模式 or clear mp.encoding_aes_key")
     # Official Account plaintext mode: the signature does not cover the body, so check it first.
     wire.check_signature(params.get("signature"), keys.token, timestamp, nonce)
-    return _reply(services, channel, wire.parse_xml(body()), encrypt_with=None)
+    raw = body()
+    seen = nonces.sighting(channel, timestamp, nonce, "POST", raw)
+    _refuse_replay(services, seen)
+    return _reply(services, wire.parse_xml(raw), encrypt_with=None, seen=seen)
 
 
 def _keys(services: Services, channel: str) -> Keys | None:
@@ -74,34 +86,64 @@ def _keys(services: Services, channel: str) -> Keys | None:
     return Keys(settings["token"], settings["encoding_aes_key"] or "", receive_id)
 
 
-def _verify_url(channel: str, keys: Keys, params: Mapping[str, str]) -> Answer:
+def _verify_url(services: Services, channel: str, keys: Keys,
+                params: Mapping[str, str]) -> Answer:
     if channel == "mp":
         signature, timestamp, nonce, echostr = wire.require(
             params, "signature", "timestamp", "nonce", "echostr")
         wire.check_signature(signature, keys.token, timestamp, nonce)
-        return 200, TEXT, echostr
-    signature, timestamp, nonce, echostr = wire.require(
-        params, "msg_signature", "timestamp", "nonce", "echostr")
-    wire.check_signature(signature, keys.token, timestamp, nonce, echostr)
-    return 200, TEXT, wire.decrypt(keys, echostr)
+        answer_text = echostr
+    else:
+        signature, timestamp, nonce, echostr = wire.require(
+            params, "msg_signature", "timestamp", "nonce", "echostr")
+        wire.check_signature(signature, keys.token, timestamp, nonce, echostr)
+        answer_text = wire.decrypt(keys, echostr)
+    if channel == "mp" and services.config.section("mp")["mode"] == "plain":
+        # Only there is a URL check's signature also a message's (a plaintext POST's): the
+        # pair is remembered so a captured check cannot become one. Elsewhere it stays
+        # read-only: nothing it answers depends on an unsigned value but mp's echostr echo.
+        _claim_alone(services, nonces.sighting(channel, timestamp, nonce, "GET",
+                                               echostr.encode()))
+    return 200, TEXT, answer_text
 
 
-def _encrypted_callback(services: Services, channel: str, keys: Keys, params: Mapping[str, str],
-                        outer: dict[str, str], timestamp: str, nonce: str) -> Answer:
+def _claim_alone(services: Services, seen: Sighting) -> None:
+    try:
+        nonces.claim_alone(services.store, seen, services.clock.timestamp(),
+                           nonces.keep_seconds(services.config.get("server.max_clock_skew_s")))
+    except Replayed:
+        raise Rejected(403, REPLAYED) from None
+
+
+def _encrypted_callback(services: Services, keys: Keys, params: Mapping[str, str],
+                        outer: dict[str, str], seen: Sighting) -> Answer:
     if not keys.encoding_aes_key:
         raise Rejected(403, "encrypted callback but no EncodingAESKey is configured")
     encrypted = outer.get("Encrypt", "")
     if not encrypted:
         raise Rejected(400, "encrypted mode without an <Encrypt> element")
-    wire.check_signature(params.get("msg_signature"), keys.token, timestamp, nonce, encrypted)
+    wire.check_signature(params.get("msg_signature"), keys.token, seen.timestamp, seen.nonce,
+                         encrypted)
+    _refuse_replay(services, seen)
     inner = wire.parse_xml(wire.decrypt(keys, encrypted))
-    return _reply(services, channel, inner, encrypt_with=keys)
+    return _reply(services, inner, encrypt_with=keys, seen=seen)
 
 
-def _reply(services: Services, channel: str, fields: dict[str, str],
-           encrypt_with: Keys | None) -> Answer:
-    inbound = wire.to_inbound(channel, fields, services.clock.tz)
-    reply = handle_inbound(services, inbound)
+def _refuse_replay(services: Services, seen: Sighting) -> None:
+    """A signed pair already seen with another body is a replay: refused as soon as the pair
+    is authenticated, before the body is parsed or the dedupe record could answer it. Read-only;
+    the claim inside handle_inbound's transaction settles a race between two deliveries."""
+    if nonces.seen_digest(services.store.db, seen) not in (None, seen.digest):
+        raise Rejected(403, REPLAYED)
+
+
+def _reply(services: Services, fields: dict[str, str], encrypt_with: Keys | None,
+           seen: Sighting) -> Answer:
+    inbound = wire.to_inbound(seen.channel, fields, services.clock.tz)
+    try:
+        reply = handle_inbound(services, inbound, seen)
+    except Replayed:
+        raise Rejected(403, REPLAYED) from None
     if not reply.text:
         return 200, TEXT, "success"  # "no passive reply", and no retries
     now = services.clock.timestamp()

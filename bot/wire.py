@@ -67,7 +67,9 @@ def check_timestamp(timestamp: str | None, now: float, max_skew_s: int) -> None:
     if not timestamp or not _is_number(timestamp, max_digits=20):
         raise Rejected(403, "missing or malformed timestamp")
     if max_skew_s and abs(int(timestamp) - now) > max_skew_s:
-        raise Rejected(403, f"timestamp {timestamp} is more than {max_skew_s}s from now")
+        # The offset, not the value: the log never holds a callback's timestamp.
+        raise Rejected(403, f"timestamp is {int(timestamp) - int(now)}s from now "
+                            f"(more than {max_skew_s}s)")
 
 
 def require(params: Mapping[str, str], *names: str) -> list[str]:

@@ -87,6 +87,7 @@ def test_a_variant_gets_its_own_rows_and_ratios():
     table = webhook.format_table(webhook.summarise(runs))
     assert "| 64 | Qingfeng + write-mutex | 1,100 (1,100–1,100) |" in table
     assert "**Qingfeng + write-mutex / anchor** | **1.10×**" in table
+    assert "**Qingfeng / Qingfeng + write-mutex** | **0.45×** | 2.25× | 2.25×" in table
     assert "p99 at" not in "\n".join(webhook.verdict(webhook.summarise(runs)))
 
 

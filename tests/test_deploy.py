@@ -204,6 +204,18 @@ def test_metrics_are_not_served_to_the_outside():
     assert location(secure, "=", "/metrics").value("return") == ["404"]
 
 
+def test_nginx_logs_paths_without_query_strings():
+    # A callback's query holds its signature, nonce and the member's openid (issue 11).
+    site = parse_nginx((DEPLOY / "nginx-qingfeng.conf").read_text(encoding="utf-8"))
+    formats = {args[0]: "".join(args[1:]) for args in site.values("log_format")}
+    for server in servers():
+        [(_path, name)] = server.values("access_log")
+        assert "$uri" in formats[name] and "$status" in formats[name]
+        for variable in ("$request ", "$request\"", "$request_uri", "$args", "$query_string",
+                         "$arg_", "$http_referer"):
+            assert variable not in formats[name] + " ", variable
+
+
 def test_uploads_the_app_accepts_fit_through_nginx():
     _plain, secure = servers()
     size = secure.value("client_max_body_size")[0]

@@ -13,6 +13,7 @@ reply. The example count comes from tests/fuzz (QINGFENG_FUZZ=ci|long|quick).
 from __future__ import annotations
 
 import base64
+import itertools
 from urllib.parse import quote_from_bytes, urlencode
 
 import pytest
@@ -22,7 +23,7 @@ from wechatpy.crypto import PrpCrypto
 
 from bot.conversation import BUSY_REPLY, ERROR_REPLY
 from bot.store import members
-from bot.wire import MAX_BODY_BYTES, sign
+from bot.wire import MAX_BODY_BYTES, Rejected, parse_xml, sign
 from tests.conftest import MP_TEST, WECOM_TEST
 from tests.fuzz import FUZZ
 from tests.fuzz.envelope import aes_key, envelope, pkcs7, seal
@@ -112,6 +113,93 @@ def test_mp_plaintext(fuzz_client, services, seed):
     before = writes(services.store)
     response = fuzz_client.open(f"/wechat/mp?{query}", method=verb, data=body, headers=headers)
     check(response, before, services, request, encrypted=False)
+
+
+@FUZZ
+@given(seed=SEED)
+def test_plaintext_in_safe_mode_is_refused(fuzz_client, services, seed):
+    # The services' Official Account is in safe mode (a key, no mp.mode): a plaintext POST,
+    # correctly signed or not, whatever its body, is refused before it is read.
+    verb, query, body, headers = mp_plain_request(Gen(seed))
+    assert services.config.get("mp.mode") == "safe"
+    before = writes(services.store)
+    response = fuzz_client.open(f"/wechat/mp?{query}", method="POST", data=body, headers=headers)
+    assert response.status_code in (400, 403), (verb, query, body[:200])
+    assert writes(services.store) == before
+
+
+# --- Replayed (timestamp, nonce) ------------------------------------------------------------
+
+NONCES = itertools.count(1)  # a fresh nonce per example: the first request is never a replay
+
+
+def signed_pair(g: Gen, channel: str, body: bytes) -> tuple[str, str, str, bytes]:
+    """(path, timestamp, nonce, body to send): a plaintext-mode OA or a WeCom request's parts;
+    WeCom's body is sealed in a valid envelope (the fuzzer holds the token and key)."""
+    ts, nonce = str(NOW + g.int(-290, 290)), f"{next(NONCES)}{g.text(4)}"
+    if channel == "mp":
+        return "/wechat/mp", ts, nonce, body
+    sealed = envelope(WECOM_KEY, body, WECOM_TEST["corp_id"].encode(), prefix=g.r.randbytes(16))
+    return "/wechat/wecom", ts, nonce, outer_body(g, sealed, WECOM_TEST["corp_id"])
+
+
+def pair_query(channel: str, ts: str, nonce: str, body: bytes) -> str:
+    if channel == "mp":
+        params = {"signature": sign(MP_TEST["token"], ts, nonce), "timestamp": ts,
+                  "nonce": nonce, "openid": "o"}
+    else:
+        encrypted = (parse_xml_or_none(body) or {}).get("Encrypt", "")
+        params = {"msg_signature": sign(WECOM_TEST["token"], ts, nonce, encrypted),
+                  "timestamp": ts, "nonce": nonce}
+    return raw_query({k.encode(): any_bytes(v) for k, v in params.items()})
+
+
+def parse_xml_or_none(body: bytes) -> dict[str, str] | None:
+    try:
+        return parse_xml(body)
+    except Rejected:
+        return None
+
+
+@pytest.mark.mp_plain
+@FUZZ
+@given(seed=SEED)
+def test_replayed_nonce_with_another_body(fuzz_client, services, seed):
+    # A message, then its (timestamp, nonce) again, validly signed, with another body: when
+    # the first was accepted the second is refused (403) and writes nothing; the first body
+    # again is WeChat's retry and gets the same answer, writing nothing either.
+    g = Gen(seed)
+    channel = g.pick(["mp", "wecom"])
+    path, ts, nonce, first_body = signed_pair(g, channel, g.inner_message())
+    _, _, _, other_body = signed_pair(g, channel, g.inner_message())
+    first = fuzz_client.post(f"{path}?{pair_query(channel, ts, nonce, first_body)}",
+                             data=first_body)
+    assert first.status_code < 500
+    before = writes(services.store)
+    other = fuzz_client.post(f"{path}?{pair_query(channel, ts, nonce, other_body)}",
+                             data=other_body)
+    assert other.status_code < 500, (channel, other_body[:200])
+    if first.status_code == 200 and other_body != first_body:
+        # Refused as soon as the pair is authenticated: before the body is parsed (403). Only
+        # a WeCom body whose outer XML cannot even be read has no signed pair to check (400).
+        unreadable = channel == "wecom" and other.status_code == 400
+        assert other.status_code == 403 or unreadable, (channel, other_body[:200])
+        assert writes(services.store) == before
+    if first.status_code == 200:
+        again = fuzz_client.post(f"{path}?{pair_query(channel, ts, nonce, first_body)}",
+                                 data=first_body)
+        assert again.status_code == 200
+        assert answered(again, channel) == answered(first, channel)
+        assert writes(services.store) == before
+
+
+def answered(response, channel: str) -> str:
+    """What a reply says: "success", or its Content (a WeCom reply opened: each envelope is
+    sealed afresh, so two replies of one text differ in bytes)."""
+    body = response.get_data(as_text=True)
+    if body == "success" or channel == "mp":
+        return body
+    return open_reply(fromstring(body), channel).findtext("Content") or ""
 
 
 # --- Encrypted: Official Account safe mode and WeCom ----------------------------------------

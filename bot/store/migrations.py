@@ -387,6 +387,19 @@ MIGRATIONS: list[str] = [
         token TEXT NOT NULL,
         choices TEXT NOT NULL,
         PRIMARY KEY (vote_id, token)
+    """,
+    # 12: replay memory (bot/store/nonces.py): the (timestamp, nonce) of every signed callback
+    # within the clock-skew window, with a digest of what came with it, so a captured query
+    # string cannot be sent again with another body. The timestamp leads the key (zero-padded,
+    # so text order is numeric order): new rows go to the B-tree's right edge and pruning by
+    # age is a range at its left, with no second index to write on every message.
+    """
+    CREATE TABLE callback_nonces (
+        timestamp TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        PRIMARY KEY (timestamp, nonce, channel)
     ) WITHOUT ROWID;
     """,
 ]
