@@ -79,7 +79,7 @@ def schedules_new() -> ResponseReturnValue:
                            error=None, **_options())
 
 
-@route("/schedules/preview", methods=("POST",))
+@route("/schedules/preview", methods=("POST",), session_readonly=True)
 def schedules_preview() -> ResponseReturnValue:
     """JSON for the form's live preview: the text as a member sees it, the audience, the next
     fire times; or the reason it cannot be made."""
