@@ -82,12 +82,14 @@ def schedules_new() -> ResponseReturnValue:
 @route("/schedules/preview", methods=("POST",), session_readonly=True)
 def schedules_preview() -> ResponseReturnValue:
     """JSON for the form's live preview: the text as a member sees it, the audience, the next
-    fire times; or the reason it cannot be made."""
+    fire times; or the reason it cannot be made and the fields it is about. Reads the session
+    (login, CSRF) and never writes it: see base.route's session_readonly."""
     try:
         definition = _definition()
         preview = admin.preview(services(), **definition.as_kwargs())
     except admin.ScheduleError as exc:
-        return jsonify(ok=False, error=str(exc))
+        return jsonify(ok=False, error=str(exc),
+                       fields=schedule_form.fields_of(exc, request.form))
     editing = request.form.get("editing", "")
     duplicate = _duplicate_of(definition, int(editing) if editing.isdigit() else None)
     return jsonify(ok=True, text=preview.text, audience=preview.audience,
