@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,10 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
 
+from bot.clock import SHANGHAI
 from bot.services import Services
 from schedules import admin, daily_push
+from schedules.runner import SchedulerRunner, default_jobs
 from tests.console_helpers import PASSWORD, make_account
 
 pytest_plugins = ["tests.browser"]
@@ -26,6 +29,11 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
          "device_scale_factor": 2}
 SHOTS = Path("/tmp/sched-shots")
 WAIT_S = 5
+
+
+@pytest.fixture
+def services(make_services) -> Services:
+    return make_services()  # sandbox only: the scheduler's pushes land in the /sim inboxes
 
 
 def log_in(page: Page, base: str, name: str) -> None:
@@ -183,6 +191,39 @@ def test_the_daily_push_seen_moved_paused_and_shown_on_the_overview(live_server:
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="恢复为配置文件的设置").click()
     expect(page.locator("#daily-when")).to_have_text("每天 08:30（仅工作日）")
+
+
+def test_moving_the_daily_push_after_todays_went_out_sends_nothing_more_today(
+        live_server: str, page: Page, services: Services, clock):
+    scheduler = SchedulerRunner(services, jobs=default_jobs())
+    clock.set(datetime(2026, 11, 24, 8, 0, tzinfo=SHANGHAI))
+    scheduler.tick()
+    clock.set(datetime(2026, 11, 24, 8, 30, 5, tzinfo=SHANGHAI))
+    scheduler.tick()  # today's push, at 08:30
+    clock.set(datetime(2026, 11, 24, 8, 40, tzinfo=SHANGHAI))
+    make_account(services, "root")
+    log_in(page, live_server, "root")
+    page.goto(f"{live_server}/admin/schedules/daily")
+    expect(page.locator("#history-table tbody tr")).to_have_count(1)
+    expect(page.locator("#history-table tbody tr")).to_contain_text("2026-11-24 08:30")
+    page.get_by_label("每天发送时间").fill("10:00")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator(".flash.ok")).to_have_text(
+        "已保存每日纪法推送：每天 10:00（仅工作日）。"
+        "下一次推送：2026-11-25 10:00（今天已推送过，每天只推送一次）")
+    page.goto(f"{live_server}/admin/")
+    expect(page.locator("#upcoming-table tr", has_text="每日纪法条文").first).to_contain_text(
+        "11-25 10:00")
+    clock.set(datetime(2026, 11, 24, 10, 0, 5, tzinfo=SHANGHAI))
+    scheduler.tick()
+    sent = services.store.db.execute(
+        "SELECT key FROM broadcasts WHERE key LIKE 'reading:%'").fetchall()
+    assert sent == [("reading:2026-11-24",)]
+    log_in(page, live_server, "root")  # idle for over 30 minutes meanwhile
+    page.goto(f"{live_server}/admin/schedules/daily")
+    expect(page.locator("#history-table tbody tr")).to_have_count(1)
+    expect(page.locator("#daily-next")).to_have_text(
+        "下一次推送：2026-11-25 10:00（今天已推送过，每天只推送一次）")
 
 
 def test_a_secretary_sees_the_daily_push_without_its_buttons(live_server: str, page: Page,
