@@ -164,7 +164,7 @@ def _daily_push(f: Facts) -> str:
     from schedules.admin import describe_when
 
     after = describe_when("daily", {"time": f["time"]}, bool(f.get("workdays_only")))
-    return f"改为{after}" + (f"（原为{f['before']}）" if f.get("before") else "")
+    return f"改为{after}" + (f"，原为{f['before']}" if f.get("before") else "")
 
 
 def _daily_push_when(f: Facts) -> str:

@@ -123,7 +123,7 @@ def test_a_new_time_reaches_the_running_scheduler_on_another_process(services, a
     assert readings(services) == [("reading:2026-11-24", "08:45")]
     assert readings_in_inbox(services) == 1
     assert sentence(services) == ("张书记 于 11-24 08:00 修改每日纪法推送时间："
-                                  "改为每天 08:45（仅工作日）（原为每天 08:30（仅工作日））")
+                                  "改为每天 08:45（仅工作日），原为每天 08:30（仅工作日）")
 
 
 def test_moving_the_time_later_after_todays_push_does_not_send_twice(services, admin_client,
