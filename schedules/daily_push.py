@@ -160,8 +160,11 @@ def next_note(services: Services) -> str:
     today = now.date()
     if fires[0].date() == today:
         return text
-    if sent_on(services, today):
-        return text + "（今天已推送过，每天只推送一次）"
+    todays_status = services.store.db.execute(
+        "SELECT status FROM broadcasts WHERE key = ?", [broadcast_key(today)]).fetchone()
+    if todays_status is not None:
+        done = "今天的推送因服务停机已错过" if todays_status[0] == "missed" else "今天已推送过"
+        return text + f"（{done}，每天只推送一次）"
     push_day = not push.workdays_only or holiday_calendar(services).is_workday(today)
     hour, minute = (int(part) for part in push.time.split(":"))
     todays = now.replace(hour=hour, minute=minute, second=0, microsecond=0)

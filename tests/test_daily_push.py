@@ -244,3 +244,19 @@ def test_overview_lists_the_push_at_its_console_time_and_links_its_page(services
     assert "11-23 11:00" in dashboard and 'href="/admin/schedules/daily"' in dashboard
     assert "11-24 08:30" not in dashboard
     assert dashboard_data.upcoming_count(services, None) == 1  # 11:00 today (tomorrow is past 24 h)
+
+
+def test_a_day_missed_in_an_outage_is_not_sent_later_that_day_and_the_page_says_missed(
+        services, admin_client, scheduler, clock):
+    clock.set(at(24, 7, 0))
+    scheduler.tick()
+    clock.set(at(24, 10, 0))  # down from 07:00 to 10:00: 08:30 is beyond the hour of grace
+    scheduler.tick()
+    assert services.store.db.execute(
+        "SELECT status FROM broadcasts WHERE key = 'reading:2026-11-24'").fetchone() == ("missed",)
+    post(admin_client, "/admin/schedules/daily", {"time": "11:00", "workdays_only": "1"})
+    assert "下一次推送：2026-11-25 11:00（今天的推送因服务停机已错过，每天只推送一次）" in text(
+        admin_client.get("/admin/schedules/daily"))
+    clock.set(at(24, 11, 0, 5))
+    scheduler.tick()
+    assert readings_in_inbox(services) == 0
