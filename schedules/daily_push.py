@@ -1,4 +1,4 @@
-"""The built-in 每日纪法 push: when it goes out, and the secretary's changes to that.
+"""The built-in 每日纪法 push: when it goes out, and an admin's changes to that.
 
 config.toml's `reading.push_time` / `reading.workdays_only` give the first setting. Once an
 admin changes the time, the working-days rule or pauses the push in the console (定时推送 ->
@@ -16,6 +16,7 @@ the reading does not pause them.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -30,6 +31,7 @@ from schedules.admin import ScheduleError, describe_when
 from schedules.jobs import builtin_handled_at, mark_builtin_handled
 from schedules.timing import fires_between, trigger_for
 
+log = logging.getLogger(__name__)
 SETTING_KEY = "daily-push:setting"  # kv: the console's setting, JSON; absent = config.toml's
 KEY_PREFIX = "reading:"  # a fire's broadcast key is reading:<day>
 _TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
@@ -60,9 +62,15 @@ def setting(services: Services) -> DailyPush:
     """The setting in force: the console's when one was stored, else config.toml's."""
     stored = kv.get(services.store.db, SETTING_KEY, services.clock.timestamp())
     if stored:
-        data = json.loads(stored)
-        return DailyPush(data["time"], bool(data["workdays_only"]), bool(data["paused"]),
-                         data["by"], datetime.fromisoformat(data["at"]))
+        try:
+            data = json.loads(stored)
+            if _TIME.fullmatch(data["time"]):
+                return DailyPush(data["time"], bool(data["workdays_only"]), bool(data["paused"]),
+                                 str(data["by"]), datetime.fromisoformat(data["at"]))
+        except (ValueError, KeyError, TypeError):
+            pass
+        # Only a hand-edited row gets here: the push keeps going at config.toml's time.
+        log.error("daily push: unreadable console setting %r; using config.toml's", stored)
     return configured(services)
 
 

@@ -260,3 +260,13 @@ def test_a_day_missed_in_an_outage_is_not_sent_later_that_day_and_the_page_says_
     clock.set(at(24, 11, 0, 5))
     scheduler.tick()
     assert readings_in_inbox(services) == 0
+
+
+@pytest.mark.parametrize("stored", ["not json", '{"time": "25:00"}', "[]", '{"time": 8}'])
+def test_a_hand_edited_setting_falls_back_to_config_toml(services, admin_client, stored, caplog):
+    with services.store.transaction() as db:
+        db.execute("INSERT INTO kv (key, value, expires_at) VALUES (?, ?, NULL)",
+                   [daily_push.SETTING_KEY, stored])
+    assert daily_push.setting(services) == daily_push.configured(services)
+    assert "unreadable console setting" in caplog.text
+    assert admin_client.get("/admin/schedules/daily").status_code == 200
