@@ -168,6 +168,17 @@ def _vote(f: Facts) -> str:
     return text + (f"，提醒 {f['members']} 人" if "members" in f else "")
 
 
+def _daily_push(f: Facts) -> str:
+    from schedules.admin import describe_when
+
+    after = describe_when("daily", {"time": f["time"]}, bool(f.get("workdays_only")))
+    return f"改为{after}" + (f"，原为{f['before']}" if f.get("before") else "")
+
+
+def _daily_push_when(f: Facts) -> str:
+    return str(f.get("when", ""))
+
+
 def _demo(f: Facts) -> str:
     return f"{f['members']} 名演示成员"
 
@@ -212,6 +223,10 @@ ACTIONS: dict[str, Action] = {
     "schedule active": Action("恢复定时消息", _schedule_id),
     "schedule cancelled": Action("取消定时消息", _schedule_id),
     "schedule send-now": Action("立即发送定时消息", _schedule_id),
+    "daily-push edit": Action("修改每日纪法推送时间", _daily_push),
+    "daily-push paused": Action("暂停每日纪法推送", _daily_push_when),
+    "daily-push active": Action("恢复每日纪法推送", _daily_push_when),
+    "daily-push reset": Action("每日纪法推送恢复为配置文件的设置", _daily_push_when),
     "task add": Action("添加学习任务", _task_added),       # the CLI's codes
     "task edit": Action("修改学习任务", _task_edited),
     "task remove": Action("删除学习任务", _task),

@@ -28,7 +28,15 @@ ADVANCED_KINDS = ("cron",)
 
 
 class ScheduleError(ValueError):
-    """A schedule an admin asked for that cannot be made; the message says why (Chinese)."""
+    """A schedule an admin asked for that cannot be made; the message says why (Chinese).
+
+    `about`: the part that is wrong when known: "when", "audience" or "content" here, a form
+    field's name in bot/console/schedule_form.py (the console shows a message only once the
+    person has filled in or left that part of the form)."""
+
+    def __init__(self, message: str, about: str | None = None) -> None:
+        super().__init__(message)
+        self.about = about
 
 
 class DuplicateSchedule(ScheduleError):
@@ -54,30 +62,38 @@ def validate(services: Services, *, kind: str, spec: dict[str, Any], workdays_on
     it is to be stored: each group with its branch ("第一党支部/第一党小组"), a bare name
     only when one branch has a group of that name."""
     if kind not in KINDS:
-        raise ScheduleError(f"不支持的类型 {kind}（可选：{'、'.join(KINDS)}）")
+        raise ScheduleError(f"不支持的类型 {kind}（可选：{'、'.join(KINDS)}）", "when")
     try:
         trigger_for(kind, spec, services.clock.tz)
+    except SpecError as exc:
+        raise ScheduleError(str(exc), "when") from None
+    try:
         audience = audiences.resolve(services.store.db, audiences.validate(audience))
-    except (SpecError, audiences.AudienceError) as exc:
-        raise ScheduleError(str(exc)) from None
+    except audiences.AudienceError as exc:
+        raise ScheduleError(str(exc), "audience") from None
     if not audiences.members_of(services.store.db, audience):
-        raise ScheduleError(f"发送对象「{audiences.describe(audience)}」中没有在册党员")
+        raise ScheduleError(f"发送对象「{audiences.describe(audience)}」中没有在册党员", "audience")
+    _check_content(services, audience, content)
+    return audience
+
+
+def _check_content(services: Services, audience: dict[str, Any],
+                   content: dict[str, Any]) -> None:
     robot = content.get("robot")
     if robot is not None and robot not in ("text", "markdown"):
-        raise ScheduleError("群机器人消息的格式须为 text 或 markdown")
+        raise ScheduleError("群机器人消息的格式须为 text 或 markdown", "content")
     kinds = set(content) - {"robot"}
     if kinds - {"text", "reading", "reminder"} or len(kinds) != 1:
-        raise ScheduleError("内容须为一段文字、今日纪法或一条廉洁提醒")
+        raise ScheduleError("内容须为一段文字、今日纪法或一条廉洁提醒", "content")
     if robot is not None:
         _check_robots(services, audience)
     if "text" in content and not str(content["text"]).strip():
-        raise ScheduleError("消息内容不能为空")
+        raise ScheduleError("消息内容不能为空", "content")
     if "text" in content and len(str(content["text"])) > MAX_TEXT:
-        raise ScheduleError(f"消息太长（最多 {MAX_TEXT} 字）")
+        raise ScheduleError(f"消息太长（最多 {MAX_TEXT} 字）", "content")
     if "reminder" in content and not services.store.db.execute(
             "SELECT 1 FROM reminders WHERE id = ?", [content["reminder"]]).fetchone():
-        raise ScheduleError(f"没有编号为「{content['reminder']}」的廉洁提醒")
-    return audience
+        raise ScheduleError(f"没有编号为「{content['reminder']}」的廉洁提醒", "content")
 
 
 def _check_robots(services: Services, audience: dict[str, Any]) -> None:
@@ -125,10 +141,11 @@ def create(services: Services, *, kind: str, spec: dict[str, Any], workdays_only
     upcoming = next_fires(trigger_for(kind, spec, services.clock.tz), now, 1)
     if not upcoming:
         # A one-off in the past, or a date that never comes (2月30日): it would never send.
-        raise ScheduleError("按这个时间设置，今后不会发送（时间已过去，或日期不存在）")
+        raise ScheduleError("按这个时间设置，今后不会发送（时间已过去，或日期不存在）", "when")
     if kind == "once" and workdays_only and not holiday_calendar(services).is_workday(
             upcoming[0].date()):
-        raise ScheduleError(f"{upcoming[0]:%Y-%m-%d} 不是工作日，而这条消息设为仅工作日发送")
+        raise ScheduleError(f"{upcoming[0]:%Y-%m-%d} 不是工作日，而这条消息设为仅工作日发送",
+                            "when")
     with services.store.transaction() as db:
         schedule_id = store_schedules.add(db, kind=kind, spec=spec, workdays_only=workdays_only,
                                           audience=audience, content=content, created_by=actor,

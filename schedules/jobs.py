@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlite_utils
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
@@ -114,8 +115,7 @@ def _builtin_fires(services: Services, name: str, trigger: BaseTrigger,
     """Fires of a built-in job since it was last handled (the first run starts from now), and
     the time to record as handled once they are (see _mark_handled)."""
     now = services.clock.now()
-    stored = kv.get(services.store.db, f"builtin:{name}:handled", now.timestamp())
-    since = datetime.fromisoformat(stored) if stored else now
+    since = builtin_handled_at(services, name) or now
     workdays = holiday_calendar(services).is_workday if workdays_only else None
     return list(fires_between(trigger, since, now, workdays)), now
 
@@ -124,19 +124,38 @@ def _mark_handled(services: Services, name: str, up_to: datetime) -> None:
     # Recorded after the fires' broadcasts exist: a crash before this re-handles them, and
     # their keys make that a no-op.
     with services.store.transaction() as db:
-        kv.put(db, f"builtin:{name}:handled", up_to.isoformat(), None)
+        mark_builtin_handled(db, name, up_to)
 
 
-def _push_trigger(services: Services) -> CronTrigger:
-    hour, minute = services.config.get("reading.push_time").split(":")
-    return CronTrigger(hour=int(hour), minute=int(minute), timezone=services.clock.tz)
+def builtin_handled_at(services: Services, name: str) -> datetime | None:
+    """Up to when a built-in job's fires are dealt with; None before its first run."""
+    stored = kv.get(services.store.db, f"builtin:{name}:handled", services.clock.timestamp())
+    return datetime.fromisoformat(stored) if stored else None
+
+
+def mark_builtin_handled(db: sqlite_utils.Database, name: str, up_to: datetime) -> None:
+    """A built-in job's fires up to `up_to` are dealt with (in the caller's transaction)."""
+    kv.put(db, f"builtin:{name}:handled", up_to.isoformat(), None)
+
+
+def _push_trigger(services: Services) -> BaseTrigger:
+    """The daily push's time as set now (config.toml's, or the console's: schedules/daily_push)."""
+    from schedules import daily_push  # it builds on schedules.admin, which imports this module
+
+    return daily_push.trigger(services, daily_push.setting(services))
 
 
 def fire_daily_reading(services: Services) -> None:
-    workdays_only = services.config.get("reading.workdays_only")
-    fires, now = _builtin_fires(services, "reading", _push_trigger(services), workdays_only)
-    for fire in fires:
-        _handle_fire(services, key=f"reading:{fire.date()}", fire=fire, audience=EVERYONE,
+    """每日纪法 at its time (read again on every tick: a change in the console needs no restart);
+    while paused its fires are marked handled unsent, so resuming sends no backlog."""
+    from schedules import daily_push
+
+    push = daily_push.setting(services)
+    fires, now = _builtin_fires(services, "reading", daily_push.trigger(services, push),
+                                push.workdays_only)
+    for fire in fires if not push.paused else ():
+        _handle_fire(services, key=daily_push.broadcast_key(fire.date()), fire=fire,
+                     audience=EVERYONE,
                      text=lambda f=fire: render_content(services, {"reading": "today"}, f),
                      schedule_id=None, label="（每日纪法条文）")
     _mark_handled(services, "reading", now)

@@ -202,6 +202,7 @@ PAGES = [  # path, what must be there besides the <h1>
     ("/admin/schedules", "#schedules-table"),
     ("/admin/schedules/new", "#preview-body"),
     ("/admin/schedules/{id}", "#history-table"),
+    ("/admin/schedules/daily", "#daily-push"),
     ("/admin/accounts", "#accounts-table"),
     ("/admin/audit", "#audit-table"),
 ]

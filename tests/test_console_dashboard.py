@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from bot.console import dashboard_data as data
 from bot.store import checkins
 from bot.store import members as store_members
@@ -191,4 +193,29 @@ def test_upcoming_count_is_every_push_in_the_next_24_hours_not_the_lists_length(
     login(client, "admin1")
     page = client.get("/admin/").get_data(as_text=True)
     assert '<div class="value" id="upcoming-count">13</div>' in page
-    assert "未来 24 小时推送" in page and "接下来的推送（最近 5 次）" in page
+    assert "未来 24 小时推送" in page
+    assert "接下来的推送（未来 24 小时共 13 次，显示最近 5 次）" in page
+
+
+@pytest.mark.parametrize(("in_window", "shown", "note"), [
+    (13, 5, "未来 24 小时共 13 次，显示最近 5 次"),
+    (5, 5, "未来 24 小时共 5 次"),
+    (2, 5, "未来 24 小时共 2 次，另列出之后的 3 次"),
+    (0, 3, "未来 24 小时没有推送，显示之后最近的 3 次"),
+    (0, 0, ""),
+])
+def test_the_lists_heading_counts_the_window_the_stat_names(in_window, shown, note):
+    assert data.upcoming_note(in_window, shown) == note
+
+
+def test_the_heading_says_how_many_of_the_windows_pushes_the_list_shows(services, client):
+    # Mon 09:00: the daily reading Tue 08:30 is the only push within 24 hours; a weekly one on
+    # Thursday comes after it in the list.
+    admin.create(services, kind="weekly", spec={"time": "15:00", "weekdays": ["thu"]},
+                 workdays_only=False, audience={"all": True}, content={"text": "周四学习"},
+                 actor="test")
+    make_account(services, "admin1")
+    login(client, "admin1")
+    page = client.get("/admin/").get_data(as_text=True)
+    assert '<div class="value" id="upcoming-count">1</div>' in page
+    assert "接下来的推送（未来 24 小时共 1 次，另列出之后的 4 次）" in page

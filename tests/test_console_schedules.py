@@ -174,3 +174,30 @@ def test_schedules_list_hides_finished_unless_asked(services, admin_client):
     listing = admin_client.get("/admin/schedules").get_data(as_text=True)
     assert f"#{keep}<" in listing and f"#{gone}<" not in listing
     assert f"#{gone}<" in admin_client.get("/admin/schedules?all=1").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("changes", "fields"), [
+    ({"kind": "weekly", "time": ""}, ["time"]),
+    ({"kind": "weekly", "time": "08:00"}, ["weekdays"]),
+    ({"at": ""}, ["at"]),
+    ({"kind": "daily", "time": "25:00"}, ["time"]),
+    ({"kind": "monthly", "time": "08:00", "day": "0"}, ["day"]),
+    ({"kind": "cron", "cron": "x"}, ["cron"]),
+    ({"target": "branches"}, ["branches"]),
+    ({"target": "branches", "branches": "不存在的支部"}, ["target", "branches", "groups"]),
+    ({"text": " "}, ["content", "text", "reminder"]),
+    ({"content": "reminder"}, ["reminder"]),
+])
+def test_a_preview_problem_names_the_fields_it_is_about(admin_client, changes, fields):
+    """The form shows a problem only once one of these fields was filled in or left (or the
+    form was submitted): static/console/schedule.js reads `fields`."""
+    answer = post(admin_client, "/admin/schedules/preview", {**FORM, **changes}).get_json()
+    assert answer["ok"] is False and answer["error"]
+    assert answer["fields"] == fields
+
+
+def test_a_form_sent_back_with_its_problem_counts_as_submitted(admin_client):
+    fresh = admin_client.get("/admin/schedules/new").get_data(as_text=True)
+    assert "data-submitted" not in fresh
+    refused = post(admin_client, "/admin/schedules/new", {**FORM, "at": ""})
+    assert 'id="schedule-form" data-submitted' in refused.get_data(as_text=True)

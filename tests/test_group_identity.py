@@ -187,7 +187,7 @@ def test_an_admin_schedule_form_names_both_groups_and_refuses_the_bare_name(serv
     form = {"kind": "once", "at": "2026-11-30T10:00", "target": "groups", "content": "text",
             "text": "小组学习", "csrf_token": token(admin)}
     preview = admin.post("/admin/schedules/preview", data={**form, "groups": G1}).get_json()
-    assert preview == {"ok": False, "error": AMBIGUOUS}
+    assert preview == {"ok": False, "error": AMBIGUOUS, "fields": ["target", "branches", "groups"]}
     preview = admin.post("/admin/schedules/preview", data={**form, "groups": TWO_G1}).get_json()
     assert preview["ok"] and preview["audience_size"] == 2
     assert preview["audience"] == f"{TWO} · {G1}"

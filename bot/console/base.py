@@ -128,11 +128,19 @@ def local_target(target: str | None, default: str) -> str:
 
 def route(rule: str, *, methods: tuple[str, ...] = ("GET",), admin_only: bool = False,
           endpoint: str | None = None, max_bytes: int | None = None,
+          session_readonly: bool = False,
           ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a console view that requires a login (and the admin role when `admin_only`).
 
     `max_bytes`: the largest request body this view accepts (an upload), instead of the app's
     64 KiB webhook limit; applied before the CSRF check reads the form.
+
+    `session_readonly`: the view reads the session (who is logged in, the CSRF token) but its
+    response never writes the cookie, not even the idle timer. For requests a page makes in the
+    background (the schedule form's live preview): the session is one signed cookie, so a
+    response that writes it puts back the whole session as it was when the request was sent;
+    one still in flight while the form is submitted would bring back the 「已创建」 flash the
+    next page had already shown (or undo anything else a request in between changed).
     """
 
     def wrap(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -151,6 +159,7 @@ def route(rule: str, *, methods: tuple[str, ...] = ("GET",), admin_only: bool = 
         guarded.console_guarded = True  # type: ignore[attr-defined]
         guarded.console_max_bytes = max_bytes  # type: ignore[attr-defined]
         guarded.console_admin_only = admin_only  # type: ignore[attr-defined]
+        guarded.console_session_readonly = session_readonly  # type: ignore[attr-defined]
         bp.add_url_rule(rule, endpoint=endpoint or view.__name__, view_func=guarded,
                         methods=list(methods))
         return guarded
@@ -192,7 +201,9 @@ def start_session(account: admins.Admin) -> None:
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
 
 
-def _load_user() -> None:
+def _load_user(touch: bool = True) -> None:
+    """Who is logged in. `touch`: restart the idle timer (and end a stale session) in the
+    cookie; False for a session-read-only view, which only reads."""
     g.console_user = None
     uid = session.get("uid")
     if uid is None:
@@ -202,11 +213,13 @@ def _load_user() -> None:
     idle = now - float(session.get("seen", 0)) > _settings()["idle_minutes"] * 60
     if account is None or not account.active or account.session_version != session.get("sv") \
             or idle:
-        session.clear()
-        if idle and account is not None:
-            session["expired"] = True  # read once by the login page: "you were logged out"
+        if touch:
+            session.clear()
+            if idle and account is not None:
+                session["expired"] = True  # read once by the login page: "you were logged out"
         return
-    session["seen"] = now
+    if touch:
+        session["seen"] = now
     g.console_user = account
 
 
@@ -217,7 +230,8 @@ def _guard() -> ResponseReturnValue | None:
         abort(404)  # fail closed: a console view that skipped `route` is not served
     if getattr(view, "console_max_bytes", None):
         request.max_content_length = view.console_max_bytes
-    _load_user()
+    g.console_session_readonly = getattr(view, "console_session_readonly", False)
+    _load_user(touch=not g.console_session_readonly)
     if g.console_user is None and not getattr(view, "console_public", False):
         return _to_login()  # before CSRF: a logged-out POST is told to log in, not "expired"
     if request.method not in SAFE_METHODS:

@@ -21,15 +21,18 @@ def dashboard() -> ResponseReturnValue:
     today = clock.today()
     points = data.trend(db(), scope, today)
     measured, branches = data.branch_completion(services(), scope, today)
+    upcoming = data.upcoming(services(), scope)
+    in_window = data.upcoming_count(services(), scope)
     return render_template(
         "console/dashboard.html",
         today=today, rate=data.checkin_rate(db(), scope, today),
         trend_svg=charts.line_chart(points, title="近 30 天打卡率", chart_id="trend"),
         branch_svg=charts.bar_chart(branches, title=measured, chart_id="branches"),
         measured=measured,
-        upcoming=data.upcoming(services(), scope),
-        upcoming_count=data.upcoming_count(services(), scope),
+        upcoming=upcoming,
+        upcoming_count=in_window,
         upcoming_hours=data.UPCOMING_HOURS,
+        upcoming_note=data.upcoming_note(in_window, len(upcoming)),
         legend=reports.legend("rate"),
         failures=data.failed_deliveries(db(), scope, clock.now() - timedelta(days=30)),
         alerts=data.open_alerts(db()) if user().is_admin else [],

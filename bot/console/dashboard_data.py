@@ -18,6 +18,7 @@ from bot.services import Services
 from bot.store import alerts
 from bot.store import members as store_members
 from bot.store import schedules as store_schedules
+from schedules import daily_push
 from schedules.jobs import describe_content
 from schedules.timing import SpecError, fires_between, trigger_for
 
@@ -113,6 +114,7 @@ class Upcoming:
     what: str
     audience: str
     schedule_id: int | None
+    daily: bool = False  # the built-in 每日纪法 push (its page: 定时推送 -> 每日纪法)
 
 
 def schedule_branch(audience: dict) -> str | None:
@@ -143,10 +145,24 @@ def upcoming_count(services: Services, scope: str | None,
     return len(_fires(services, scope, now, now + timedelta(hours=hours), 10_000))
 
 
+def upcoming_note(in_window: int, shown: int, hours: int = UPCOMING_HOURS) -> str:
+    """The heading of the capped list of next pushes, in the terms of the stat beside it: how
+    many pushes the next `hours` hours really hold, and which ones the list shows."""
+    if not shown:
+        return ""
+    if in_window > shown:
+        return f"未来 {hours} 小时共 {in_window} 次，显示最近 {shown} 次"
+    if in_window == shown:
+        return f"未来 {hours} 小时共 {in_window} 次"
+    if not in_window:
+        return f"未来 {hours} 小时没有推送，显示之后最近的 {shown} 次"
+    return f"未来 {hours} 小时共 {in_window} 次，另列出之后的 {shown - in_window} 次"
+
+
 def _fires(services: Services, scope: str | None, start: datetime, end: datetime,
            per_schedule: int) -> list[Upcoming]:
     """Up to `per_schedule` fires in (start, end] of every active schedule in scope and of
-    the daily reading, soonest first."""
+    the daily reading (unless paused, and not twice in a day), soonest first."""
     is_workday = holiday_calendar(services).is_workday
     found: list[Upcoming] = []
     for s in store_schedules.active(services.store.db):
@@ -160,12 +176,9 @@ def _fires(services: Services, scope: str | None, start: datetime, end: datetime
                                   is_workday if s.workdays_only else None, per_schedule):
             found.append(Upcoming(fire, describe_content(s.content)[:60],
                                   audiences.describe(s.audience), s.id))
-    hour, minute = (int(x) for x in services.config.get("reading.push_time").split(":"))
-    reading = trigger_for("daily", {"time": f"{hour:02d}:{minute:02d}"}, services.clock.tz)
-    workdays_only = services.config.get("reading.workdays_only")
-    for fire in fires_between(reading, start, end, is_workday if workdays_only else None,
-                              per_schedule):
-        found.append(Upcoming(fire, "每日纪法条文", "全体党员", None))
+    # The built-in push as set now (config.toml's or the console's), as 定时推送 shows it.
+    for fire in daily_push.upcoming(services, start, end, per_schedule):
+        found.append(Upcoming(fire, "每日纪法条文", "全体党员", None, daily=True))
     return sorted(found, key=lambda u: u.at)
 
 

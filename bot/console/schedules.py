@@ -1,4 +1,5 @@
-"""定时推送: list, create with a live preview, edit, pause, resume, cancel, send now, history.
+"""定时推送: list, create with a live preview, edit, pause, resume, cancel, send now, history;
+and the built-in 每日纪法 push (schedules/daily_push.py): see, change its time, pause, reset.
 
 The rules are schedules/admin.py's (the CLI and chat use them too); this module turns forms into
 calls and enforces branch scope: a secretary sees and changes only schedules whose audience is
@@ -8,6 +9,7 @@ exactly their own branch, and creates only such schedules.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
@@ -16,13 +18,13 @@ from flask.typing import ResponseReturnValue
 from bot import audience as audiences
 from bot import delivery
 from bot.console import schedule_form
-from bot.console.base import actor, branch_scope, db, require_branch, route, services
+from bot.console.base import actor, branch_scope, db, require_branch, route, services, user
 from bot.console.dashboard_data import schedule_branch, visible_schedule
 from bot.store import audit
 from bot.store import members as store_members
 from bot.store import schedules as store_schedules
-from schedules import admin
-from schedules.jobs import describe_content
+from schedules import admin, daily_push
+from schedules.jobs import EVERYONE, describe_content
 from schedules.timing import next_fires, trigger_for
 
 
@@ -66,7 +68,7 @@ def schedules() -> ResponseReturnValue:
     rows = [s for s in store_schedules.list_all(db(), include_finished=show_all)
             if visible_schedule(s.audience, scope)]
     return render_template("console/schedules.html", rows=rows, show_all=show_all,
-                           when=admin.describe_when, status_names=admin.STATUS_NAMES,
+                           daily=daily_push.setting(services()), when=admin.describe_when, status_names=admin.STATUS_NAMES,
                            describe=audiences.describe, content=describe_content)
 
 
@@ -79,15 +81,17 @@ def schedules_new() -> ResponseReturnValue:
                            error=None, **_options())
 
 
-@route("/schedules/preview", methods=("POST",))
+@route("/schedules/preview", methods=("POST",), session_readonly=True)
 def schedules_preview() -> ResponseReturnValue:
     """JSON for the form's live preview: the text as a member sees it, the audience, the next
-    fire times; or the reason it cannot be made."""
+    fire times; or the reason it cannot be made and the fields it is about. Reads the session
+    (login, CSRF) and never writes it: see base.route's session_readonly."""
     try:
         definition = _definition()
         preview = admin.preview(services(), **definition.as_kwargs())
     except admin.ScheduleError as exc:
-        return jsonify(ok=False, error=str(exc))
+        return jsonify(ok=False, error=str(exc),
+                       fields=schedule_form.fields_of(exc, request.form))
     editing = request.form.get("editing", "")
     duplicate = _duplicate_of(definition, int(editing) if editing.isdigit() else None)
     return jsonify(ok=True, text=preview.text, audience=preview.audience,
@@ -248,3 +252,65 @@ def schedules_send_now(schedule_id: int) -> ResponseReturnValue:
                 if consumes is not None else "")
         flash(f"已加入发送队列：应发 {c.targeted} 人，几秒内由后台送出{done}", "ok")
     return redirect(url_for("console.schedules_show", schedule_id=schedule_id), 303)
+
+
+# --- the built-in 每日纪法 push (schedules/daily_push.py) -----------------------------------
+# It reaches every member, so only an admin changes, pauses or resets it; a branch secretary
+# sees it (when it reaches their branch next) but not its buttons, and a POST is refused (403,
+# audited) by route(admin_only=True).
+
+@route("/schedules/daily")
+def schedules_daily() -> ResponseReturnValue:
+    push = daily_push.setting(services())
+    return _daily_page({"time": push.time, "workdays_only": push.workdays_only}, error=None)
+
+
+def _daily_page(values: dict[str, Any], error: str | None) -> ResponseReturnValue:
+    svc = services()
+    now = svc.clock.now()
+    history = []
+    if user().is_admin:  # counts over every branch: an admin's view
+        for b in daily_push.recent_broadcasts(svc):
+            counts = None if b["status"] == "missed" else delivery.counts(db(), b["id"])
+            history.append({"broadcast": b, "counts": counts})
+    return render_template(
+        "console/schedule_daily.html", push=daily_push.setting(svc),
+        configured=daily_push.configured(svc), values=values, error=error,
+        fires=daily_push.upcoming(svc, now, now + timedelta(days=3660), 5),
+        next_note=daily_push.next_note(svc), history=history,
+        audience_size=len(audiences.members_of(db(), EVERYONE)))
+
+
+@route("/schedules/daily", methods=("POST",), admin_only=True)
+def schedules_daily_update() -> ResponseReturnValue:
+    values = {"time": request.form.get("time", ""),
+              "workdays_only": request.form.get("workdays_only") == "1"}
+    try:
+        daily_push.change(services(), time=values["time"], workdays_only=values["workdays_only"],
+                          actor=actor())
+    except admin.ScheduleError as exc:
+        return _daily_page(values, error=str(exc))
+    push = daily_push.setting(services())
+    flash(f"已保存每日纪法推送：{push.when}。{daily_push.next_note(services())}", "ok")
+    return redirect(url_for("console.schedules_daily"), 303)
+
+
+DAILY_ACTIONS = {"pause": "已暂停每日纪法推送（恢复前不会推送）",
+                 "resume": "已恢复每日纪法推送（暂停期间的不补发）",
+                 "reset": "已恢复为配置文件的设置"}
+
+
+@route("/schedules/daily/<any(pause, resume, reset):verb>", methods=("POST",), admin_only=True)
+def schedules_daily_status(verb: str) -> ResponseReturnValue:
+    svc = services()
+    try:
+        if verb == "reset":
+            daily_push.reset(svc, actor=actor())
+        else:
+            daily_push.set_paused(svc, verb == "pause", actor=actor())
+    except admin.ScheduleError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"{DAILY_ACTIONS[verb]}：{daily_push.setting(svc).when}。{daily_push.next_note(svc)}",
+              "ok")
+    return redirect(url_for("console.schedules_daily"), 303)

@@ -4,15 +4,17 @@ Flask's signed cookie session is used as is; what this module adds:
 - the key: QINGFENG_SERVER_SECRET_KEY (server.secret_key) when set, else one random key made
   once and kept in the database (kv), so every gunicorn worker and every restart signs alike;
 - Secure when the request came over HTTPS (X-Forwarded-Proto only if console.trust_proxy);
-- HttpOnly and SameSite=Lax on the cookie (set in `configure`).
+- HttpOnly and SameSite=Lax on the cookie (set in `configure`);
+- no cookie at all in the response of a session-read-only view (base.route's
+  `session_readonly`: the live preview), whatever the view did to the session.
 """
 
 from __future__ import annotations
 
 import secrets
 
-from flask import Flask, request
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Response, g, request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
 from bot.services import Services
 from bot.store import kv
@@ -58,6 +60,11 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config.get("SESSION_COOKIE_SECURE")) or is_https(self.trust_proxy)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if g.get("console_session_readonly"):
+            return  # the cookie the browser holds stays exactly as it is
+        super().save_session(app, session, response)
 
 
 def configure(app: Flask, services: Services) -> None:
