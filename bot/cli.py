@@ -196,11 +196,11 @@ def members_import(ctx: Ctx, file: Path, dry_run: bool) -> None:
             click.echo(error, err=True)
         raise click.ClickException(f"名册有 {len(check.errors)} 处错误，未导入任何数据。")
     if dry_run:
-        click.echo(f"检查通过：{len(check.rows)} 行（未写入）。")
+        would = roster.plan(services.store, check).preview()
+        click.echo(f"检查通过：{len(check.rows)} 行（未写入）；{would}。")
         return
     result = roster.import_rows(services.store, check, actor="cli", now=services.clock.now())
-    click.echo(f"导入完成：新增 {result.created} 人，更新 {result.updated} 人，"
-               f"关联企业微信账号 {result.bound_wecom} 个。")
+    click.echo(f"导入完成：{result.summary()}。")
 
 
 @members_group.command("list")

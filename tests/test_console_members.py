@@ -104,6 +104,28 @@ def test_import_with_a_bad_row_writes_nothing_then_a_good_file_after_confirm(ser
     assert again.status_code == 200 and "这次导入已失效" in again.get_data(as_text=True)
 
 
+def _import(client, body: bytes) -> tuple[str, str]:
+    """(the preview page, the page after the confirm) of one roster upload."""
+    preview = upload(client, body).get_data(as_text=True)
+    client.post("/admin/members/import/confirm",
+                data={"csrf_token": token(client), "token": confirm_token(preview)})
+    return preview, client.get("/admin/members").get_data(as_text=True)
+
+
+def test_an_unchanged_roster_says_no_change_in_the_preview_and_after(services, admin_client):
+    """Issue 12: re-importing the same roster said 「更新 2 人」."""
+    preview, done = _import(admin_client, GOOD.encode())
+    assert "导入将新增 2 人，更新 0 人，关联企业微信账号 0 个。" in preview
+    assert "导入完成：新增 2 人，更新 0 人" in done
+    preview, done = _import(admin_client, GOOD.encode())
+    assert "与现有名册相同，没有变化。" in preview and "更新" not in preview
+    assert "导入完成：没有变化" in done and "更新 2 人" not in done
+    moved = GOOD.replace("吴敏,第三党支部,机关党小组,", "吴敏,第三党支部,后勤党小组,")
+    preview, done = _import(admin_client, moved.encode())
+    assert "导入将新增 0 人，更新 1 人，关联企业微信账号 0 个。" in preview
+    assert "导入完成：新增 0 人，更新 1 人" in done
+
+
 def test_import_xlsx(services, admin_client, tmp_path):
     book = Workbook()
     sheet = book.active

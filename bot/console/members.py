@@ -199,8 +199,7 @@ def members_import_confirm() -> ResponseReturnValue:
         return _import_error(str(exc))
     finally:
         _forget_upload()
-    flash(f"导入完成：新增 {result.created} 人，更新 {result.updated} 人，"
-          f"绑定企业微信账号 {result.bound_wecom} 个", "ok")
+    flash(f"导入完成：{result.summary()}", "ok")
     return redirect(url_for("console.members"), 303)
 
 
@@ -232,5 +231,7 @@ def _render(*, check: roster.RosterCheck | None, error: str | None, token: str |
     # Rows named in an error ("第 3 行：...") are highlighted in the preview table.
     bad = {int(m.group(1)) for e in (check.errors if check else [])
            if (m := re.match(r"第 (\d+) 行", e))}
+    # What the confirm would change, said before it (「与现有名册相同，没有变化」 included).
+    would = roster.plan(services().store, check).preview() if check and check.ok else None
     return render_template("console/members_import.html", check=check, error=error, token=token,
-                           filename=filename, bad_lines=bad)
+                           filename=filename, bad_lines=bad, would=would)
