@@ -121,7 +121,7 @@ def read_table(path: Path) -> list[dict[str, str]]:
         table = _xlsx_rows(path)
     elif suffix in (".csv", ".txt"):
         try:
-            table = list(csv.reader(io.StringIO(_decode(path.read_bytes()))))
+            table = _csv_rows(_decode(path.read_bytes()))
         except csv.Error:
             raise RosterError("无法读取 CSV 文件：格式不对或单元格太长") from None
     else:
@@ -138,6 +138,21 @@ def _decode(raw: bytes) -> str:
         except UnicodeDecodeError:
             continue
     raise RosterError("无法识别文件编码：请另存为 UTF-8 编码的 CSV")
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    """The CSV's rows under the XLSX limits: at most MAX_COLUMNS columns with a value (and
+    MAX_CELLS_PER_ROW cells in all), MAX_ROWS rows with a value, blank rows within reason."""
+    table: list[list[str]] = []
+    filled = 0
+    for cells in csv.reader(io.StringIO(text)):
+        if len(cells) > MAX_CELLS_PER_ROW or any(c.strip() for c in cells[MAX_COLUMNS:]):
+            raise too_many_columns()
+        table.append(cells)
+        filled += any(c.strip() for c in cells)
+        if filled > MAX_ROWS + 1 or len(table) > BLANK_ROWS_ALLOWED * MAX_ROWS:
+            raise too_many_rows()
+    return table
 
 
 def _xlsx_rows(path: Path) -> list[list[str]]:
