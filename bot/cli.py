@@ -208,6 +208,7 @@ def members_import(ctx: Ctx, file: Path, dry_run: bool) -> None:
 @pass_ctx
 def members_list(ctx: Ctx, branch: str | None) -> None:
     """列出党员及其已绑定的渠道（CSV 格式输出）。"""
+    from bot.exports import channel_names
     from bot.store import members
 
     db = ctx.services.store.db
@@ -215,7 +216,8 @@ def members_list(ctx: Ctx, branch: str | None) -> None:
     out = csv.writer(sys.stdout)
     out.writerow(["编号", "姓名", "支部", "党小组", "角色", "状态", "已绑定"])
     for m in rows:
-        channels = "、".join(ch for ch, _id, active in members.identities_of(db, m.id) if active)
+        channels = channel_names(ch for ch, _id, active in members.identities_of(db, m.id)
+                                 if active)
         status = ("在册" if m.active else "停用") + ("（演示）" if m.demo else "")
         out.writerow([m.id, m.name, m.branch, m.grp, members.ROLES.get(m.role, m.role), status,
                       channels])

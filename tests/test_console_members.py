@@ -264,3 +264,24 @@ def test_a_bad_back_target_is_refused_before_the_write(services, admin_client, b
     code = services.store.db.execute("SELECT bind_code FROM members WHERE id = ?",
                                      [member.id]).fetchone()[0]
     assert f"新绑定码：{code}" in admin_client.get("/admin/members").get_data(as_text=True)
+
+
+def test_a_member_bound_twice_through_the_sandbox_shows_the_channel_once(services,
+                                                                         admin_client):
+    """Issue 12: 「沙箱 沙箱」. Acting as the member in /sim binds one sandbox id; a visitor who
+    sends 「绑定 <码>」 binds a second one to the same member."""
+    wang = next(m for m in store_members.list_members(services.store.db) if m.name == "王建国")
+    sim = admin_client  # /sim needs no login; the same app
+    assert sim.post("/sim/api/send", json={"user": f"m{wang.id}", "text": "打卡"}).status_code == 200
+    with services.store.transaction() as tx:
+        code = store_members.new_bind_code(tx, wang.id)
+    bound = sim.post("/sim/api/send", json={"user": "vphone2", "text": f"绑定 {code}"})
+    assert "绑定成功" in bound.get_json()["reply"]
+    assert [c for c, _id, _a in store_members.identities_of(services.store.db, wang.id)] == [
+        "sandbox", "sandbox"]
+    html = admin_client.get("/admin/members?q=王建国").get_data(as_text=True)
+    row = html[html.index(f'data-member="{wang.id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "<td>模拟器</td>" in row and row.count("模拟器") == 1
+    others = admin_client.get("/admin/members?q=李红梅").get_data(as_text=True)
+    assert "<td>未绑定</td>" in others

@@ -279,9 +279,9 @@ def test_members_list(config_path, tmp_path):
     assert table[0] == ["编号", "姓名", "支部", "党小组", "角色", "状态", "已绑定"]
     rows = {row[1]: row for row in table[1:]}
     assert set(rows) == {"张三", "李四", "王五", "赵六"}
-    assert rows["张三"][2:] == ["机关第一党支部", "综合处党小组", "支部书记", "在册", "wecom"]
+    assert rows["张三"][2:] == ["机关第一党支部", "综合处党小组", "支部书记", "在册", "企业微信"]
     assert rows["李四"][4] == "党务干部"
-    assert rows["赵六"][4:] == ["党员", "在册", ""]
+    assert rows["赵六"][4:] == ["党员", "在册", "未绑定"]
     only = run(config_path, "members", "list", "--branch", "机关第二党支部")
     names = [row[1] for row in csv.reader(io.StringIO(only.stdout))][1:]
     assert sorted(names) == sorted(["王五", "赵六"])
