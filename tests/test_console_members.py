@@ -285,3 +285,37 @@ def test_a_member_bound_twice_through_the_sandbox_shows_the_channel_once(service
     assert "<td>模拟器</td>" in row and row.count("模拟器") == 1
     others = admin_client.get("/admin/members?q=李红梅").get_data(as_text=True)
     assert "<td>未绑定</td>" in others
+
+
+def test_the_group_filter_names_each_group_with_its_branch(services, admin_client):
+    """Issue 11 §2 / 12: two branches' 「第一党小组」 were one option, and filtering by it
+    listed both branches' members."""
+    with services.store.transaction() as db:
+        for name, branch in (("甲", "第一党支部"), ("乙", "第一党支部"), ("丙", "第二党支部")):
+            store_members.add_member(db, name=name, branch=branch, grp="第一党小组",
+                                     now=services.clock.now())
+    html = admin_client.get("/admin/members").get_data(as_text=True)
+    assert '<option value="第一党支部/第一党小组">第一党支部 · 第一党小组</option>' in html
+    assert '<option value="第二党支部/第一党小组">第二党支部 · 第一党小组</option>' in html
+    assert ">第一党小组</option>" not in html  # no option without its branch
+    second = admin_client.get("/admin/members?group=第二党支部/第一党小组").get_data(as_text=True)
+    assert second.count('data-member="') == 1 and "丙" in second
+    assert '<option value="第二党支部/第一党小组" selected>' in second
+    first = admin_client.get("/admin/members?group=第一党支部/第一党小组").get_data(as_text=True)
+    assert first.count('data-member="') == 2 and "丙" not in first
+    # An old link with the bare name still answers: every group of that name.
+    bare = admin_client.get("/admin/members?group=第一党小组").get_data(as_text=True)
+    assert bare.count('data-member="') == 3
+
+
+def test_a_secretary_filters_only_within_their_branch(services, client):
+    with services.store.transaction() as db:
+        for name, branch in (("甲", "第一党支部"), ("丙", "第二党支部")):
+            store_members.add_member(db, name=name, branch=branch, grp="第一党小组",
+                                     now=services.clock.now())
+    make_account(services, "sec", role="secretary", branch="第一党支部")
+    login(client, "sec")
+    html = client.get("/admin/members").get_data(as_text=True)
+    assert "第一党支部 · 第一党小组" in html and "第二党支部 · 第一党小组" not in html
+    other = client.get("/admin/members?group=第二党支部/第一党小组").get_data(as_text=True)
+    assert 'data-member="' not in other and "丙" not in other

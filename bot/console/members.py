@@ -17,6 +17,7 @@ from pathlib import Path
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
+from bot import audience as audiences
 from bot import roster
 from bot.audit_text import member_facts
 from bot.console.base import (
@@ -54,10 +55,14 @@ def _query(f: dict[str, str]) -> tuple[str, list[object]]:
         where.append("name LIKE ? ESCAPE '\\'")
         params.append("%" + f["q"].replace("\\", "\\\\").replace("%", "\\%")
                       .replace("_", "\\_") + "%")
-    for column, key in (("branch", "branch"), ("grp", "group")):
-        if f[key]:
+    # The group filter's value is "支部/党小组" (two branches may each have a 第一党小组); a bare
+    # name, as older links hold, still means every group of that name.
+    group_branch, group_name = audiences.split_group(f["group"])
+    for column, value in (("branch", f["branch"]), ("branch", group_branch),
+                          ("grp", group_name)):
+        if value:
             where.append(f"{column} = ?")
-            params.append(f[key])
+            params.append(value)
     if f["status"] != "all":
         where.append("active = ?")
         params.append(int(f["status"] == "active"))
@@ -79,8 +84,10 @@ def members() -> ResponseReturnValue:
     scope = branch_scope()
     scope_sql, scope_params = (" WHERE branch = ?", [scope]) if scope else ("", [])
     branches = [r[0] for r in db().execute("SELECT DISTINCT branch FROM members ORDER BY branch")]
-    groups = [r[0] for r in db().execute(
-        f"SELECT DISTINCT grp FROM members{scope_sql} ORDER BY grp", scope_params) if r[0]]
+    groups = [(ref, audiences.group_label(ref)) for ref in (
+        audiences.group_ref(b, g) for b, g in db().execute(
+            f"SELECT DISTINCT branch, grp FROM members{scope_sql} ORDER BY branch, grp",
+            scope_params) if g)]
     return render_template("console/members.html", rows=rows, pager=page, f=f, scope=scope,
                            branches=branches, groups=groups, statuses=STATUSES,
                            roles=store_members.ROLES)
