@@ -164,6 +164,24 @@ def test_a_second_upload_replaces_the_first(services, admin_client):
     assert not any(m.name == "周明" for m in store_members.list_members(services.store.db))
 
 
+@pytest.mark.parametrize("bad", [b"\x00\x01binary", ONE_BAD.encode(),
+                                 ("姓名,支部" + ",x" * 40 + "\n").encode()],
+                         ids=["binary", "a bad row", "41 columns"])
+def test_a_bad_upload_changes_nothing_not_even_the_preview_held(services, admin_client, bad):
+    """Issue 11 §3: every input checked before any effect. A refused second file used to
+    throw away the first one's preview (its confirm then said 「这次导入已失效」)."""
+    first = upload(admin_client, GOOD.encode()).get_data(as_text=True)
+    held = uploads(services)
+    refused = upload(admin_client, bad).get_data(as_text=True)
+    assert "确认导入" not in refused
+    assert uploads(services) == held  # the first file is still there, the bad one is not
+    done = admin_client.post("/admin/members/import/confirm",
+                             data={"csrf_token": token(admin_client),
+                                   "token": confirm_token(first)})
+    assert done.status_code == 303
+    assert {"周明", "吴敏"} <= {m.name for m in store_members.list_members(services.store.db)}
+
+
 @pytest.mark.parametrize(("body", "filename", "message"), [
     (b"", "", "请选择一个 CSV 或 XLSX 文件"),
     (b"MZ\x90\x00", "virus.exe", "不支持的文件类型 .exe"),

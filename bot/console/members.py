@@ -164,7 +164,6 @@ def members_import_preview() -> ResponseReturnValue:
     suffix = Path(upload.filename).suffix.lower()
     if suffix not in (".csv", ".xlsx", ".txt"):
         return _import_error(f"不支持的文件类型 {suffix or '(无扩展名)'}：请用 .csv 或 .xlsx")
-    _forget_upload()
     folder = _upload_dir()
     folder.mkdir(parents=True, exist_ok=True)
     _sweep(folder)
@@ -180,6 +179,9 @@ def members_import_preview() -> ResponseReturnValue:
         path.unlink(missing_ok=True)  # nothing to confirm: the file is not kept
         return _render(check=check, error=None,
                                token=None, filename=upload.filename)
+    # Only a file that passed replaces the one held: a bad upload changes nothing, not even
+    # the earlier preview another tab may still confirm (every input checked before any effect).
+    _forget_upload()
     session[UPLOAD_KEY] = {"token": token, "file": path.name, "sha256": _digest(path),
                            "filename": upload.filename[:100]}
     return _render(check=check, error=None, token=token,
