@@ -114,6 +114,8 @@ def _import(client, body: bytes) -> tuple[str, str]:
 
 def test_an_unchanged_roster_says_no_change_in_the_preview_and_after(services, admin_client):
     """Issue 12: re-importing the same roster said 「更新 2 人」."""
+    page = admin_client.get("/admin/members/import").get_data(as_text=True)
+    assert "最多 5,000 行、30 列，文件不超过 10 MB" in page  # the limits, said before the upload
     preview, done = _import(admin_client, GOOD.encode())
     assert "导入将新增 2 人，更新 0 人，关联企业微信账号 0 个。" in preview
     assert "导入完成：新增 2 人，更新 0 人" in done

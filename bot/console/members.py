@@ -243,4 +243,6 @@ def _render(*, check: roster.RosterCheck | None, error: str | None, token: str |
     # What the confirm would change, said before it (「与现有名册相同，没有变化」 included).
     would = roster.plan(services().store, check).preview() if check and check.ok else None
     return render_template("console/members_import.html", check=check, error=error, token=token,
-                           filename=filename, bad_lines=bad, would=would)
+                           filename=filename, bad_lines=bad, would=would,
+                           limits={"rows": f"{roster.MAX_ROWS:,}", "columns": roster.MAX_COLUMNS,
+                                   "mb": roster.MAX_FILE_BYTES // 1024 // 1024})
