@@ -209,6 +209,8 @@ def required_tasks(db: sqlite_utils.Database, month: str) -> list[Task]:
 class Assigned(Protocol):
     """A task as the rule needs it: a report Task, or bot.store.tasks.Task (学习任务's)."""
     @property
+    def id(self) -> int: ...
+    @property
     def month(self) -> str: ...
     @property
     def due(self) -> date: ...
@@ -226,6 +228,18 @@ def expected_of(task: Assigned, people: Sequence[Person]) -> list[Person]:
     in its audience who were on the roster by its due date."""
     _start, end = parse_month(task.month)
     return [p for p in people if p.joined <= end and applies(task, p)]
+
+
+def task_counts(db: sqlite_utils.Database, tasks: Sequence[Assigned],
+                people: Sequence[Person]) -> dict[int, tuple[int, int]]:
+    """task id -> (done, expected): of the people each task is expected of (expected_of),
+    how many marked it done. 学习任务's 「完成 x / y」 and `tasks list` show this."""
+    done = done_pairs(db, tasks)  # type: ignore[arg-type]  (only .id is read)
+    counts = {}
+    for task in tasks:
+        expected = [p.id for p in expected_of(task, people)]
+        counts[task.id] = (sum((task.id, m) in done for m in expected), len(expected))
+    return counts
 
 
 class Audiences:
