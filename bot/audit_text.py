@@ -79,6 +79,8 @@ def member_facts(member: Any) -> dict[str, Any]:
 # --- each action's detail -----------------------------------------------------------------
 
 def _roster(f: Facts) -> str:
+    if not (f["created"] or f["updated"] or f.get("wecom")):
+        return "没有变化"  # as the import itself said (bot.roster.ImportResult.summary)
     text = f"新增 {f['created']} 人，更新 {f['updated']} 人"
     return text + (f"，关联企业微信账号 {f['wecom']} 个" if f.get("wecom") else "")
 

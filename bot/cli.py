@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import logging
@@ -46,15 +47,19 @@ pass_ctx = click.make_pass_decorator(Ctx)
 
 
 class StoreErrorsGroup(click.Group):
-    """The one place where a database or file error of any command becomes one line: which
-    file, what is wrong, what to do; exit status 1. Each write is one transaction, rolled back
-    on the error, so nothing is half-written."""
+    """The one place where a database, file or content error of any command becomes one line:
+    which file, what is wrong, what to do; exit status 1. Each write is one transaction, rolled
+    back on the error, so nothing is half-written."""
 
     def invoke(self, ctx: click.Context) -> object:
+        from bot.holidays import HolidayConfigError
+        from bot.library import ContentError
         from bot.store import StoreBusy
 
         try:
             return super().invoke(ctx)
+        except (ContentError, HolidayConfigError) as exc:  # a content file's problem, located
+            raise click.ClickException(content_error(ctx, exc)) from None
         except (sqlite3.DatabaseError, OSError, StoreBusy) as exc:
             raise click.ClickException(storage_error(_store_path(ctx), exc)) from None
 
@@ -79,6 +84,20 @@ def _no_space_left(path: str) -> bool:
     except OSError:
         return False
     return stats.f_bavail * stats.f_frsize < 64 * 1024
+
+
+def content_error(ctx: click.Context, exc: BaseException) -> str:
+    """One Chinese line for a content file that does not load (bot.library.ContentError names
+    the file, the entry and the field): a missing content folder points at content.path."""
+    obj = ctx.obj
+    folder = None
+    if isinstance(obj, Ctx):
+        with contextlib.suppress(click.ClickException):
+            folder = obj.config.content_path
+    if folder is not None and not folder.is_dir():
+        return (f"找不到内容目录 {folder}：请检查配置中的 content.path"
+                "（应指向含 readings、quiz.toml 等的 content 目录），本次未写入任何数据。")
+    return f"内容文件有误：{exc}。请按提示改正该文件后重试，本次未写入任何数据。"
 
 
 def storage_error(path: str, exc: BaseException) -> str:
@@ -120,9 +139,12 @@ def cli(click_ctx: click.Context, config_path: str) -> None:
 @pass_ctx
 def init(ctx: Ctx, no_demo: bool) -> None:
     """创建或升级数据库，并载入默认学习内容。"""
+    from bot.library import load_library
     from bot.seed import initialise
 
-    report = initialise(ctx.services, demo=not no_demo)
+    # The content is checked before the database is opened: a broken file leaves it untouched.
+    library = load_library(ctx.config.content_path)
+    report = initialise(ctx.services, demo=not no_demo, library=library)
     click.echo(f"数据库已就绪：{ctx.services.store.path}（结构版本 {report.schema_version}）")
     if report.demo_members_added:
         click.echo(f"已添加 {report.demo_members_added} 名演示成员（标记为「演示」，导入真实名册后可停用）。")
@@ -227,11 +249,11 @@ def members_import(ctx: Ctx, file: Path, dry_run: bool) -> None:
             click.echo(error, err=True)
         raise click.ClickException(f"名册有 {len(check.errors)} 处错误，未导入任何数据。")
     if dry_run:
-        click.echo(f"检查通过：{len(check.rows)} 行（未写入）。")
+        would = roster.plan(services.store, check).preview()
+        click.echo(f"检查通过：{len(check.rows)} 行（未写入）；{would}。")
         return
     result = roster.import_rows(services.store, check, actor="cli", now=services.clock.now())
-    click.echo(f"导入完成：新增 {result.created} 人，更新 {result.updated} 人，"
-               f"关联企业微信账号 {result.bound_wecom} 个。")
+    click.echo(f"导入完成：{result.summary()}。")
 
 
 @members_group.command("list")
@@ -239,6 +261,7 @@ def members_import(ctx: Ctx, file: Path, dry_run: bool) -> None:
 @pass_ctx
 def members_list(ctx: Ctx, branch: str | None) -> None:
     """列出党员及其已绑定的渠道（CSV 格式输出）。"""
+    from bot.exports import channel_names
     from bot.store import members
 
     db = ctx.services.store.db
@@ -246,7 +269,8 @@ def members_list(ctx: Ctx, branch: str | None) -> None:
     out = csv.writer(sys.stdout)
     out.writerow(["编号", "姓名", "支部", "党小组", "角色", "状态", "已绑定"])
     for m in rows:
-        channels = "、".join(ch for ch, _id, active in members.identities_of(db, m.id) if active)
+        channels = channel_names(ch for ch, _id, active in members.identities_of(db, m.id)
+                                 if active)
         status = ("在册" if m.active else "停用") + ("（演示）" if m.demo else "")
         out.writerow([m.id, m.name, m.branch, m.grp, members.ROLES.get(m.role, m.role), status,
                       channels])

@@ -6,7 +6,7 @@ import contextlib
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,6 +18,13 @@ from bot.store import checkins
 
 CHECKIN_HEADER = ["日期", "时间", "姓名", "支部", "党小组", "学习内容", "渠道"]
 CHANNEL_NAMES = {"mp": "公众号", "wecom": "企业微信", "sandbox": "模拟器", "admin": "补录"}
+
+
+def channel_names(codes: Iterable[str]) -> str:
+    """Channels in Chinese, each once (a member may have two sandbox ids): 「企业微信、模拟器」;
+    「未绑定」 for none. The console's 成员 page and `members list` show this."""
+    names = dict.fromkeys(CHANNEL_NAMES.get(code, code) for code in codes)
+    return "、".join(names) or "未绑定"
 
 
 def month_range(month: str) -> tuple[date, date]:

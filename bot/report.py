@@ -30,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Protocol
 
 import sqlite_utils
 
@@ -205,8 +206,40 @@ def required_tasks(db: sqlite_utils.Database, month: str) -> list[Task]:
             for r in rows]
 
 
-def applies(task: Task, person: Person) -> bool:
+class Assigned(Protocol):
+    """A task as the rule needs it: a report Task, or bot.store.tasks.Task (学习任务's)."""
+    @property
+    def id(self) -> int: ...
+    @property
+    def month(self) -> str: ...
+    @property
+    def due(self) -> date: ...
+    @property
+    def audience(self) -> dict: ...
+
+
+def applies(task: Assigned, person: Person) -> bool:
     return person.joined <= task.due and includes(task.audience, person.member)
+
+
+def expected_of(task: Assigned, people: Sequence[Person]) -> list[Person]:
+    """METRICS["required"]'s rule for one task, required or 选学 (学习任务's 「完成 x / y」):
+    of the people month_report lists for the task's month (on the roster by its end), those
+    in its audience who were on the roster by its due date."""
+    _start, end = parse_month(task.month)
+    return [p for p in people if p.joined <= end and applies(task, p)]
+
+
+def task_counts(db: sqlite_utils.Database, tasks: Sequence[Assigned],
+                people: Sequence[Person]) -> dict[int, tuple[int, int]]:
+    """task id -> (done, expected): of the people each task is expected of (expected_of),
+    how many marked it done. 学习任务's 「完成 x / y」 and `tasks list` show this."""
+    done = done_pairs(db, tasks)  # type: ignore[arg-type]  (only .id is read)
+    counts = {}
+    for task in tasks:
+        expected = [p.id for p in expected_of(task, people)]
+        counts[task.id] = (sum((task.id, m) in done for m in expected), len(expected))
+    return counts
 
 
 class Audiences:

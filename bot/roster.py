@@ -17,6 +17,8 @@ from datetime import date, datetime
 from pathlib import Path
 from xml.parsers import expat
 
+import sqlite_utils
+
 from bot.clock import Clock
 from bot.party_dates import PartyDateError, read_date
 from bot.store import Store, audit, members, party_dates
@@ -94,9 +96,26 @@ class RosterCheck:
 
 @dataclass(frozen=True)
 class ImportResult:
+    """What an import does (or, from `plan`, would do): members added, members whose stored
+    fields change, WeCom accounts newly linked. Rows that change nothing count in none."""
     created: int
     updated: int
     bound_wecom: int
+
+    @property
+    def changes_nothing(self) -> bool:
+        return not (self.created or self.updated or self.bound_wecom)
+
+    def summary(self) -> str:
+        """「新增 1 人，更新 2 人，关联企业微信账号 1 个」 or 「没有变化」 (CLI and console)."""
+        if self.changes_nothing:
+            return "没有变化"
+        return (f"新增 {self.created} 人，更新 {self.updated} 人，"
+                f"关联企业微信账号 {self.bound_wecom} 个")
+
+    def preview(self) -> str:
+        """The same before the write: 「导入将新增 1 人，…」 or 「与现有名册相同，没有变化」."""
+        return "与现有名册相同，没有变化" if self.changes_nothing else f"导入将{self.summary()}"
 
 
 def read_table(path: Path) -> list[dict[str, str]]:
@@ -110,7 +129,7 @@ def read_table(path: Path) -> list[dict[str, str]]:
         table = _xlsx_rows(path)
     elif suffix in (".csv", ".txt"):
         try:
-            table = list(csv.reader(io.StringIO(_decode(path.read_bytes()))))
+            table = _csv_rows(_decode(path.read_bytes()))
         except csv.Error:
             raise RosterError("无法读取 CSV 文件：格式不对或单元格太长") from None
     else:
@@ -127,6 +146,21 @@ def _decode(raw: bytes) -> str:
         except UnicodeDecodeError:
             continue
     raise RosterError("无法识别文件编码：请另存为 UTF-8 编码的 CSV")
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    """The CSV's rows under the XLSX limits: at most MAX_COLUMNS columns with a value (and
+    MAX_CELLS_PER_ROW cells in all), MAX_ROWS rows with a value, blank rows within reason."""
+    table: list[list[str]] = []
+    filled = 0
+    for cells in csv.reader(io.StringIO(text)):
+        if len(cells) > MAX_CELLS_PER_ROW or any(c.strip() for c in cells[MAX_COLUMNS:]):
+            raise too_many_columns()
+        table.append(cells)
+        filled += any(c.strip() for c in cells)
+        if filled > MAX_ROWS + 1 or len(table) > BLANK_ROWS_ALLOWED * MAX_ROWS:
+            raise too_many_rows()
+    return table
 
 
 def _xlsx_rows(path: Path) -> list[list[str]]:
@@ -333,23 +367,57 @@ def _group_cell(cell: str, branch: str, problems: list[str]) -> str:
     return grp.strip()
 
 
+def _fields(row: RosterRow) -> dict[str, str]:
+    """The stored member columns a row sets (members.upsert_member's keywords): one list, so
+    what is written and what is compared to say "changed" cannot drift apart."""
+    return {"grp": row.grp, "phone": row.phone, "role": row.role}
+
+
+@dataclass(frozen=True)
+class _RowEffect:
+    member_id: int | None  # None: the row adds a member
+    changes: bool          # an existing member's stored fields (or 停用) change
+    binds_wecom: bool      # the row's WeCom account is not yet linked to this member
+
+
+def _effect(db: sqlite_utils.Database, row: RosterRow) -> _RowEffect:
+    """What writing this row would change, read without writing."""
+    stored = members.find_in_branch(db, row.branch, row.name)
+    if stored is None:
+        return _RowEffect(None, True, bool(row.wecom))
+    binds = bool(row.wecom) and not members.is_linked(db, "wecom", row.wecom, stored.id)
+    changes = members.differs(db, stored.id, _fields(row)) or party_dates.would_change(
+        db, stored.id, joined=row.joined, confirmed=row.confirmed)
+    return _RowEffect(stored.id, changes, binds)
+
+
+def _tally(effects: list[_RowEffect]) -> ImportResult:
+    return ImportResult(created=sum(e.member_id is None for e in effects),
+                        updated=sum(e.member_id is not None and e.changes for e in effects),
+                        bound_wecom=sum(e.binds_wecom for e in effects))
+
+
+def plan(store: Store, check: RosterCheck) -> ImportResult:
+    """What import_rows would do with this check now (the preview and --dry-run say it)."""
+    return _tally([_effect(store.db, row) for row in check.rows])
+
+
 def import_rows(store: Store, check: RosterCheck, *, actor: str, now: datetime) -> ImportResult:
     """Write a checked roster in one transaction. Refuses a check with errors."""
     if not check.ok:
         raise RosterError("名册有错误，未导入任何数据")
-    created = updated = bound = 0
+    effects = []
     with store.transaction() as db:
         for row in check.rows:
-            member_id, is_new = members.upsert_member(
-                db, name=row.name, branch=row.branch, grp=row.grp, phone=row.phone,
-                role=row.role, now=now)
-            created += is_new
-            updated += not is_new
+            effects.append(_effect(db, row))
+            member_id, _is_new = members.upsert_member(
+                db, name=row.name, branch=row.branch, **_fields(row), now=now)
             party_dates.set_dates(db, member_id, joined=row.joined, confirmed=row.confirmed)
             if row.wecom:
                 members.bind_identity(db, channel="wecom", external_id=row.wecom,
                                       member_id=member_id, now=now)
-                bound += 1
+        result = _tally(effects)
         audit.record(db, actor=actor, action="roster import",
-                     detail={"created": created, "updated": updated, "wecom": bound}, at=now)
-    return ImportResult(created, updated, bound)
+                     detail={"created": result.created, "updated": result.updated,
+                             "wecom": result.bound_wecom}, at=now)
+    return result

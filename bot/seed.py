@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.library import load_library
+from bot.library import Library, load_library
 from bot.library_sync import SyncReport, sync_library
 from bot.services import Services
 from bot.store import audit, members
@@ -31,14 +31,17 @@ class InitReport:
     content: SyncReport
 
 
-def initialise(services: Services, *, demo: bool = True) -> InitReport:
-    """Idempotent: safe to run before every start (`make run` does).
+def initialise(services: Services, *, demo: bool = True,
+               library: Library | None = None) -> InitReport:
+    """Idempotent: safe to run before every start (`make run` does). `library`: the content
+    already loaded (the CLI loads it before opening the database), else it is loaded here.
 
     Raises ContentError naming the file, entry and field when content/ does not validate.
     """
     db = services.store.db
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    library = load_library(services.config.content_path)
+    if library is None:
+        library = load_library(services.config.content_path)
     content = sync_library(services.store, library, services.clock.now())
     added = add_demo_roster(services) if demo else 0
     return InitReport(schema_version=version, demo_members_added=added, content=content)

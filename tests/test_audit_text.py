@@ -135,6 +135,7 @@ NEW_ROWS = [  # (action, facts as the writer stores them, the sentence's detail)
     ("roster import", {"created": 0, "updated": 2, "wecom": 1},
      "新增 0 人，更新 2 人，关联企业微信账号 1 个"),
     ("roster import", {"created": 3, "updated": 0, "wecom": 0}, "新增 3 人，更新 0 人"),
+    ("roster import", {"created": 0, "updated": 0, "wecom": 0}, "没有变化"),
     ("demo roster", {"members": 8}, "8 名演示成员"),
     ("regulation import", {"source": "中国共产党纪律处分条例", "version": "2023", "articles": 158},
      "《中国共产党纪律处分条例》2023年版，158 条"),

@@ -121,7 +121,11 @@ def test_a_secretary_cannot_see_or_reach_another_branch(live_server: str, page: 
     table = page.locator("#members-table")
     expect(table.locator("tbody tr")).to_have_count(4)
     expect(table).not_to_contain_text("第二党支部")
-    expect(page.get_by_label("支部")).to_have_count(0)  # no branch filter offered
+    # No branch filter offered (get_by_label would also match the 党小组 select, whose options
+    # now read 「第一党支部 · …」).
+    expect(page.locator("select[name=branch]")).to_have_count(0)
+    expect(page.locator("select[name=group] option")).to_have_text(
+        ["全部小组", "第一党支部 · 综合处党小组", "第一党支部 · 财务处党小组"])
     page.goto(f"{live_server}/admin/schedules")
     expect(page.locator("#schedules-table")).not_to_contain_text("二支部")
     response = page.goto(f"{live_server}/admin/schedules/{theirs}")

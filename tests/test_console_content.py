@@ -281,3 +281,9 @@ def test_quiz_bank_lists_every_question(services, admin) -> None:
     assert f"每日一题题库（{count} 题）" in page
     stem = services.store.db.execute("SELECT stem FROM quiz_questions LIMIT 1").fetchone()[0]
     assert stem.replace("（ ）", "") in page.replace("（ ）", "")
+
+
+def test_the_import_page_says_the_limits(services, client) -> None:
+    make_account(services, "admin1")
+    login(client, "admin1")
+    assert "不超过 5 MB、50,000 行" in text(client.get("/admin/content/import"))

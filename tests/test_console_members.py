@@ -104,6 +104,30 @@ def test_import_with_a_bad_row_writes_nothing_then_a_good_file_after_confirm(ser
     assert again.status_code == 200 and "这次导入已失效" in again.get_data(as_text=True)
 
 
+def _import(client, body: bytes) -> tuple[str, str]:
+    """(the preview page, the page after the confirm) of one roster upload."""
+    preview = upload(client, body).get_data(as_text=True)
+    client.post("/admin/members/import/confirm",
+                data={"csrf_token": token(client), "token": confirm_token(preview)})
+    return preview, client.get("/admin/members").get_data(as_text=True)
+
+
+def test_an_unchanged_roster_says_no_change_in_the_preview_and_after(services, admin_client):
+    """Issue 12: re-importing the same roster said 「更新 2 人」."""
+    page = admin_client.get("/admin/members/import").get_data(as_text=True)
+    assert "最多 5,000 行、30 列，文件不超过 10 MB" in page  # the limits, said before the upload
+    preview, done = _import(admin_client, GOOD.encode())
+    assert "导入将新增 2 人，更新 0 人，关联企业微信账号 0 个。" in preview
+    assert "导入完成：新增 2 人，更新 0 人" in done
+    preview, done = _import(admin_client, GOOD.encode())
+    assert "与现有名册相同，没有变化。" in preview and "更新" not in preview
+    assert "导入完成：没有变化" in done and "更新 2 人" not in done
+    moved = GOOD.replace("吴敏,第三党支部,机关党小组,", "吴敏,第三党支部,后勤党小组,")
+    preview, done = _import(admin_client, moved.encode())
+    assert "导入将新增 0 人，更新 1 人，关联企业微信账号 0 个。" in preview
+    assert "导入完成：新增 0 人，更新 1 人" in done
+
+
 def test_import_xlsx(services, admin_client, tmp_path):
     book = Workbook()
     sheet = book.active
@@ -140,6 +164,24 @@ def test_a_second_upload_replaces_the_first(services, admin_client):
                                     "token": confirm_token(first)})
     assert stale.status_code == 200
     assert not any(m.name == "周明" for m in store_members.list_members(services.store.db))
+
+
+@pytest.mark.parametrize("bad", [b"\x00\x01binary", ONE_BAD.encode(),
+                                 ("姓名,支部" + ",x" * 40 + "\n").encode()],
+                         ids=["binary", "a bad row", "41 columns"])
+def test_a_bad_upload_changes_nothing_not_even_the_preview_held(services, admin_client, bad):
+    """Issue 11 §3: every input checked before any effect. A refused second file used to
+    throw away the first one's preview (its confirm then said 「这次导入已失效」)."""
+    first = upload(admin_client, GOOD.encode()).get_data(as_text=True)
+    held = uploads(services)
+    refused = upload(admin_client, bad).get_data(as_text=True)
+    assert "确认导入" not in refused
+    assert uploads(services) == held  # the first file is still there, the bad one is not
+    done = admin_client.post("/admin/members/import/confirm",
+                             data={"csrf_token": token(admin_client),
+                                   "token": confirm_token(first)})
+    assert done.status_code == 303
+    assert {"周明", "吴敏"} <= {m.name for m in store_members.list_members(services.store.db)}
 
 
 @pytest.mark.parametrize(("body", "filename", "message"), [
@@ -242,3 +284,58 @@ def test_a_bad_back_target_is_refused_before_the_write(services, admin_client, b
     code = services.store.db.execute("SELECT bind_code FROM members WHERE id = ?",
                                      [member.id]).fetchone()[0]
     assert f"新绑定码：{code}" in admin_client.get("/admin/members").get_data(as_text=True)
+
+
+def test_a_member_bound_twice_through_the_sandbox_shows_the_channel_once(services,
+                                                                         admin_client):
+    """Issue 12: 「沙箱 沙箱」. Acting as the member in /sim binds one sandbox id; a visitor who
+    sends 「绑定 <码>」 binds a second one to the same member."""
+    wang = next(m for m in store_members.list_members(services.store.db) if m.name == "王建国")
+    sim = admin_client  # /sim needs no login; the same app
+    assert sim.post("/sim/api/send", json={"user": f"m{wang.id}", "text": "打卡"}).status_code == 200
+    with services.store.transaction() as tx:
+        code = store_members.new_bind_code(tx, wang.id)
+    bound = sim.post("/sim/api/send", json={"user": "vphone2", "text": f"绑定 {code}"})
+    assert "绑定成功" in bound.get_json()["reply"]
+    assert [c for c, _id, _a in store_members.identities_of(services.store.db, wang.id)] == [
+        "sandbox", "sandbox"]
+    html = admin_client.get("/admin/members?q=王建国").get_data(as_text=True)
+    row = html[html.index(f'data-member="{wang.id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "<td>模拟器</td>" in row and row.count("模拟器") == 1
+    others = admin_client.get("/admin/members?q=李红梅").get_data(as_text=True)
+    assert "<td>未绑定</td>" in others
+
+
+def test_the_group_filter_names_each_group_with_its_branch(services, admin_client):
+    """Issue 11 §2 / 12: two branches' 「第一党小组」 were one option, and filtering by it
+    listed both branches' members."""
+    with services.store.transaction() as db:
+        for name, branch in (("甲", "第一党支部"), ("乙", "第一党支部"), ("丙", "第二党支部")):
+            store_members.add_member(db, name=name, branch=branch, grp="第一党小组",
+                                     now=services.clock.now())
+    html = admin_client.get("/admin/members").get_data(as_text=True)
+    assert '<option value="第一党支部/第一党小组">第一党支部 · 第一党小组</option>' in html
+    assert '<option value="第二党支部/第一党小组">第二党支部 · 第一党小组</option>' in html
+    assert ">第一党小组</option>" not in html  # no option without its branch
+    second = admin_client.get("/admin/members?group=第二党支部/第一党小组").get_data(as_text=True)
+    assert second.count('data-member="') == 1 and "丙" in second
+    assert '<option value="第二党支部/第一党小组" selected>' in second
+    first = admin_client.get("/admin/members?group=第一党支部/第一党小组").get_data(as_text=True)
+    assert first.count('data-member="') == 2 and "丙" not in first
+    # An old link with the bare name still answers: every group of that name.
+    bare = admin_client.get("/admin/members?group=第一党小组").get_data(as_text=True)
+    assert bare.count('data-member="') == 3
+
+
+def test_a_secretary_filters_only_within_their_branch(services, client):
+    with services.store.transaction() as db:
+        for name, branch in (("甲", "第一党支部"), ("丙", "第二党支部")):
+            store_members.add_member(db, name=name, branch=branch, grp="第一党小组",
+                                     now=services.clock.now())
+    make_account(services, "sec", role="secretary", branch="第一党支部")
+    login(client, "sec")
+    html = client.get("/admin/members").get_data(as_text=True)
+    assert "第一党支部 · 第一党小组" in html and "第二党支部 · 第一党小组" not in html
+    other = client.get("/admin/members?group=第二党支部/第一党小组").get_data(as_text=True)
+    assert 'data-member="' not in other and "丙" not in other

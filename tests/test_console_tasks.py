@@ -80,8 +80,16 @@ def test_month_lists_tasks_with_completion_table_and_charts(services, admin) -> 
     assert len(groups) == 4
 
 
+def on_the_roster_since_october(db) -> None:
+    """The demo roster joins on the test day (11-23): backdated, every November task is theirs
+    (a member is expected to do a task only if on the roster by its due date, bot/report.py)."""
+    db.execute("UPDATE members SET created_at = '2026-10-01T09:00:00+08:00'")
+    db.conn.commit()
+
+
 def test_completion_counts_follow_task_done(services, admin) -> None:
     db = services.store.db
+    on_the_roster_since_october(db)
     task = next(t for t in store_tasks.month_tasks(db, MONTH) if t.audience.get("all"))
     members = db.execute("SELECT id FROM members WHERE branch = '第一党支部'").fetchall()
     with services.store.transaction() as tx:
@@ -191,6 +199,7 @@ def test_unknown_task_is_404(admin) -> None:
 
 def test_secretary_sees_only_their_branch(services, secretary) -> None:
     db = services.store.db
+    on_the_roster_since_october(db)
     with services.store.transaction() as tx:
         other = store_tasks.add_task(tx, month=MONTH, title="二支部专项学习", due="2026-11-27",
                                      now=services.clock.now(),

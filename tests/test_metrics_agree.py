@@ -201,3 +201,50 @@ def test_the_nudges_escalate_on_the_reports_months_missed(november_behind):
                                       holiday_calendar(november_behind))
     assert not [n for n in on_the_last_day.nudges if n.rule == "behind"
                 and n.months]  # November is not "missed" on its last day
+
+
+def test_a_member_who_joined_mid_month_is_counted_alike_on_tasks_reports_and_dashboard(
+        services, client):
+    """学习任务's 「完成 x / y」 counted every member in a task's audience, 报表 only those on the
+    roster by its due date (METRICS["required"]). Seen on 28 November: one member joined on
+    the 26th and did the two tasks due after; nobody else did anything."""
+    services.clock.set(datetime(2026, 11, 28, 9, 0, tzinfo=SHANGHAI))
+    db = services.store.db
+    db.execute("UPDATE members SET created_at = '2026-10-01T09:00:00+08:00'")
+    late = branch_members(db, ONE)[0]
+    db.execute("UPDATE members SET created_at = '2026-11-26T09:00:00+08:00' WHERE id = ?",
+               [late])
+    db.conn.commit()
+    with services.store.transaction() as tx:
+        for task in store_tasks.month_tasks(tx, "2026-11"):
+            if task.required and task.due >= date(2026, 11, 27):
+                store_tasks.mark_done(tx, task, late, at=services.clock.now(),
+                                      day=date(2026, 11, 28), via="test")
+    admin = logged_in(services, client, "admin1")
+    tasks_page = text(admin.get("/admin/tasks", query_string={"month": "2026-11"}))
+    table = re.search(r'<table id="tasks">(.*?)</table>', tasks_page, re.S).group(1)
+    counts = {title: (int(done), int(reach)) for title, done, reach in re.findall(
+        r"<strong>(.*?)</strong>.*?<td>(\d+) / (\d+)", table, re.S)}
+    assert counts["学习《纪律处分条例》第六章"] == (0, 7)    # due 11-20: not theirs
+    assert counts["11月主题党日：重温入党誓词"] == (0, 7)    # due 11-25: not theirs
+    assert counts["参加支部党员大会"] == (1, 8)              # due 11-27
+    assert counts["观看警示教育片并交流观后感"] == (1, 8)    # due 11-30
+    assert counts["第一党支部：查找岗位廉政风险点"] == (0, 4)  # 选学, the same rule
+
+    report = reports.month_report(db, "2026-11", today=services.clock.today())
+    rows = {r.member_id: r for r in report.rows}
+    assert (rows[late].required, rows[late].done) == (2, 2)
+    required_titles = {t.title for t in report.tasks}
+    # The task rows' y and x add up to the report's 应学 and 已学 totals.
+    assert sum(reach for title, (_d, reach) in counts.items() if title in required_titles) \
+        == sum(r.required for r in report.rows) == 30
+    assert sum(done for title, (done, _r) in counts.items() if title in required_titles) \
+        == sum(r.done for r in report.rows) == 2
+    first = next(b for b in report.branches if b.branch == ONE).total
+    assert (first.with_tasks, first.complete, first.rate) == (4, 1, 0.25)
+    assert f"{ONE}：25%" in text(admin.get("/admin/"))  # 概览's 完成率 bar
+    by_branch = re.search(r'<table id="by-branch">(.*?)</table>', tasks_page, re.S).group(1)
+    assert f"<tr><td>{ONE}</td><td>4</td><td>4</td><td>1</td><td>25.0%</td>" in by_branch
+    reports_page = text(admin.get("/admin/reports", query_string={"month": "2026-11"}))
+    overview = re.search(r'<table id="overview">(.*?)</table>', reports_page, re.S).group(1)
+    assert f"<td>{ONE}</td><td>4</td><td>4</td><td>1</td><td>25.0%</td>" in overview

@@ -196,7 +196,8 @@ def test_reimport_updates_rather_than_duplicates(config_path, tmp_path):
     changed.append(["孙七", "机关第二党支部", "财务处党小组", "", "SunQi", ""])
     result = import_file(config_path, write_csv(tmp_path / "b.csv", changed, "gbk"))
     assert result.exit_code == 0, result.output
-    assert "新增 1 人，更新 4 人，关联企业微信账号 4 个" in result.stdout
+    # Only 张三 and 李四 change; 王五 and 赵六 are as they were; only 孙七's account is new.
+    assert "新增 1 人，更新 2 人，关联企业微信账号 1 个" in result.stdout
     with Db(config_path) as db:
         assert members.count_members(db) == 5
         zhang = by_name(db, "张三")
@@ -205,10 +206,52 @@ def test_reimport_updates_rather_than_duplicates(config_path, tmp_path):
         assert members.find_by_identity(db, "wecom", "zhangsan").id == zhang.id
         identities = db.execute("SELECT count(*) FROM identities").fetchone()[0]
         assert identities == 4
-    # The same file again changes nothing but says so.
+    # The same file again changes nothing and says so (issue 12: it said 「更新 5 人」).
     again = import_file(config_path, tmp_path / "b.csv")
-    assert "新增 0 人，更新 5 人" in again.stdout
+    assert again.exit_code == 0, again.output
+    assert "导入完成：没有变化。" in again.stdout and "更新" not in again.stdout
     assert member_count(config_path) == 5
+
+
+def test_an_unchanged_roster_is_no_change_in_the_dry_run_and_the_import(config_path, tmp_path):
+    path = write_csv(tmp_path / "r.csv", ROSTER)
+    first = import_file(config_path, path, "--dry-run")
+    assert "检查通过：4 行（未写入）；导入将新增 4 人，更新 0 人，关联企业微信账号 3 个。" in first.stdout
+    assert import_file(config_path, path).exit_code == 0
+    dry = import_file(config_path, path, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "检查通过：4 行（未写入）；与现有名册相同，没有变化。" in dry.stdout
+    again = import_file(config_path, path)
+    assert "导入完成：没有变化。" in again.stdout
+    with Db(config_path) as db:
+        details = [row[0] for row in db.execute(
+            "SELECT detail FROM audit WHERE action = 'roster import' ORDER BY id")]
+    assert '"updated": 0' in details[-1] and '"wecom": 0' in details[-1]
+
+
+@pytest.mark.parametrize("change", ["deactivated", "unbound", "phone"])
+def test_a_real_change_still_counts_once(config_path, tmp_path, change):
+    """Reactivating a member, re-linking an account that was switched off (unsubscribed), or
+    one changed cell: one member updated (or one account linked), the others unchanged."""
+    path = write_csv(tmp_path / "r.csv", ROSTER)
+    assert import_file(config_path, path).exit_code == 0
+    rows = [row[:] for row in ROSTER]
+    with Db(config_path) as db:
+        zhang = by_name(db, "张三").id
+        if change == "deactivated":
+            db.execute("UPDATE members SET active = 0 WHERE id = ?", [zhang])
+        elif change == "unbound":
+            db.execute("UPDATE identities SET active = 0 WHERE member_id = ?", [zhang])
+        else:
+            rows[0][3] = "13900000000"
+        db.conn.commit()
+    expected = {"deactivated": "更新 1 人，关联企业微信账号 0 个",
+                "unbound": "更新 0 人，关联企业微信账号 1 个",
+                "phone": "更新 1 人，关联企业微信账号 0 个"}[change]
+    changed = write_csv(tmp_path / "s.csv", rows)
+    assert expected in import_file(config_path, changed, "--dry-run").stdout
+    assert f"导入完成：新增 0 人，{expected}。" in import_file(config_path, changed).stdout
+    assert "没有变化" in import_file(config_path, changed).stdout
 
 
 def test_dry_run_writes_nothing(config_path, tmp_path):
@@ -236,9 +279,9 @@ def test_members_list(config_path, tmp_path):
     assert table[0] == ["编号", "姓名", "支部", "党小组", "角色", "状态", "已绑定"]
     rows = {row[1]: row for row in table[1:]}
     assert set(rows) == {"张三", "李四", "王五", "赵六"}
-    assert rows["张三"][2:] == ["机关第一党支部", "综合处党小组", "支部书记", "在册", "wecom"]
+    assert rows["张三"][2:] == ["机关第一党支部", "综合处党小组", "支部书记", "在册", "企业微信"]
     assert rows["李四"][4] == "党务干部"
-    assert rows["赵六"][4:] == ["党员", "在册", ""]
+    assert rows["赵六"][4:] == ["党员", "在册", "未绑定"]
     only = run(config_path, "members", "list", "--branch", "机关第二党支部")
     names = [row[1] for row in csv.reader(io.StringIO(only.stdout))][1:]
     assert sorted(names) == sorted(["王五", "赵六"])

@@ -153,3 +153,64 @@ def test_a_roster_at_the_limits_is_read(tmp_path):
     path.write_bytes(replace_part(small_book(), SHEET, with_rows(b"".join(rows), "A1:AD10004")))
     table = roster.read_table(path)
     assert len(table) == 5_000 and table[-1]["name"] == "成员5001"
+
+
+# --- CSV: the same limits and words as XLSX (issue 11 §4: it had no column limit) ----------
+
+def csv_text(rows: list[list[str]]) -> bytes:
+    return "".join(",".join(row) + "\n" for row in rows).encode("utf-8")
+
+
+HEAD = ["姓名", "支部"]
+CRAFTED_CSV = {
+    "a value in column 31": (lambda: csv_text([HEAD, ["郑强", "第三党支部"] + [""] * 28 + ["多余"]]),
+                             "列数太多"),
+    "40 named columns": (lambda: csv_text([HEAD + [f"列{n}" for n in range(3, 41)]]), "列数太多"),
+    "a row of 4,000 empty cells": (lambda: csv_text([HEAD, ["郑强", "第三党支部"] + [""] * 4_000]),
+                                   "列数太多"),
+    "5,001 rows": (lambda: csv_text([HEAD] + [[f"成员{n}", "第三党支部"] for n in range(5_001)]),
+                   "行数太多"),
+    "a million blank lines": (lambda: csv_text([HEAD, ["郑强", "第三党支部"]]) + b"\n" * 1_000_000,
+                              "行数太多"),
+}
+
+
+@pytest.fixture(params=sorted(CRAFTED_CSV))
+def crafted_csv(request, tmp_path) -> tuple[Path, str]:
+    build, words = CRAFTED_CSV[request.param]
+    path = tmp_path / "名册.csv"
+    path.write_bytes(build())
+    assert path.stat().st_size < roster.MAX_FILE_BYTES
+    return path, words
+
+
+def test_the_cli_refuses_a_csv_beyond_the_limits_in_one_line(config_path, crafted_csv):
+    path, words = crafted_csv
+    result = import_file(config_path, path)
+    assert_clean_failure(result)
+    assert words in result.stderr and roster.KEEP_ONLY in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert member_count(config_path) == 0
+
+
+def test_the_console_refuses_a_csv_beyond_the_limits(services, client, crafted_csv):
+    path, words = crafted_csv
+    make_account(services, "root")
+    login(client, "root")
+    before = services.store.db.execute("SELECT count(*) FROM members").fetchone()[0]
+    response = client.post("/admin/members/import",
+                           data={"csrf_token": token(client),
+                                 "file": (io.BytesIO(path.read_bytes()), "名册.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 200 and words in response.get_data(as_text=True)
+    assert services.store.db.execute("SELECT count(*) FROM members").fetchone()[0] == before
+
+
+def test_a_csv_at_the_limits_is_read(tmp_path):
+    """5,000 rows of 30 columns (trailing empty cells beyond them allowed, as Excel writes)."""
+    rows = [HEAD + [f"列{n}" for n in range(3, 31)]]
+    rows += [[f"成员{n}", "第三党支部"] + ["x"] * 28 + ["", ""] for n in range(5_000)]
+    path = tmp_path / "r.csv"
+    path.write_bytes(csv_text(rows) + b"\n" * 100)
+    table = roster.read_table(path)
+    assert len(table) == 5_000 and table[-1]["name"] == "成员4999"

@@ -64,8 +64,14 @@ def test_list_shows_number_title_due_required_audience_and_counts(run, built):
                               via="sandbox")
     out = run("tasks", "list").output.splitlines()
     assert out[0] == "2026-11 学习任务（5 项）："
-    assert out[1] == "  1. 学习《纪律处分条例》第六章｜11-20 截止｜必学｜学习｜全体党员｜已完成 0/8（0%）［文件］"
+    # The demo roster joined today (11-23): task 1, due 11-20, is expected of nobody (应学's
+    # rule, as on 学习任务 and in the report).
+    assert out[1] == "  1. 学习《纪律处分条例》第六章｜11-20 截止｜必学｜学习｜全体党员｜已完成 0/0［文件］"
     assert out[5] == "  5. 第一党支部：查找岗位廉政风险点｜11-30 截止｜选学｜其他｜第一党支部｜已完成 1/4（25%）［文件］"
+    services.store.db.execute("UPDATE members SET created_at = '2026-10-01T09:00:00+08:00'")
+    services.store.db.conn.commit()
+    out = run("tasks", "list").output.splitlines()
+    assert out[1] == "  1. 学习《纪律处分条例》第六章｜11-20 截止｜必学｜学习｜全体党员｜已完成 0/8（0%）［文件］"
     december = run("tasks", "list", "--month", "2026-12").output
     assert december.startswith("2026-12 学习任务（5 项）：")
     assert run("tasks", "list", "--month", "2027-05").output == (

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import report as reports
 from bot.library import ContentError, TaskSpec, load_library
 from bot.library_sync import sync_library
 from bot.services import Services
@@ -254,8 +255,13 @@ def test_member_tasks_follow_the_audience(services):
     assert store_tasks.member_task(db, "2026-11", 99, member(services, WANG)) is None
 
 
-def test_completions_count_the_active_audience(services):
+def test_completions_count_the_active_audience_on_the_roster_by_the_due_date(services):
+    """bot.report.task_counts (学习任务 and `tasks list`): the active members a task is
+    expected of, by the report's 应学 rule."""
     db = services.store.db
+    db.execute("UPDATE members SET created_at = '2026-10-01T09:00:00+08:00'")
+    db.execute("UPDATE members SET created_at = '2026-11-21T09:00:00+08:00' WHERE id = 3")
+    db.conn.commit()
     now = services.clock.now()
     branch_task = store_tasks.by_position(db, "2026-11", 5)
     everyone_task = store_tasks.by_position(db, "2026-11", 1)
@@ -264,9 +270,12 @@ def test_completions_count_the_active_audience(services):
             for task in (branch_task, everyone_task):
                 store_tasks.mark_done(tx, task, member_id, at=now, day=now.date(), via="sandbox")
         members.deactivate(tx, 2)
-    counts = {c.task.position: (c.done, c.audience) for c in store_tasks.completions(db, "2026-11")}
-    # Chen is outside task 5's audience; member 2 left: neither counts there.
-    assert counts == {1: (2, 7), 2: (0, 7), 3: (0, 7), 4: (0, 7), 5: (1, 3)}
+    tasks = store_tasks.month_tasks(db, "2026-11")
+    by_id = reports.task_counts(db, tasks, reports.load_people(db, active_only=True))
+    counts = {t.position: by_id[t.id] for t in tasks}
+    # Chen is outside task 5's audience; member 2 left: neither counts there. Member 3 joined
+    # on 11-21, after task 1 was due (11-20): not expected to do it.
+    assert counts == {1: (2, 6), 2: (0, 7), 3: (0, 7), 4: (0, 7), 5: (1, 3)}
 
 
 def test_readings_of_names_source_and_article(services):

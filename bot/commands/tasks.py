@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from bot import audience as audiences
+from bot import report as reports
 from bot.audit_text import task_facts
 from bot.cli import Ctx, pass_ctx
 from bot.cli_help import ROLE_CHOICES_HELP, choices_help
@@ -107,17 +108,18 @@ def list_tasks(ctx: Ctx, month: str | None, removed: bool) -> None:
     """列出某月的学习任务：序号、标题、截止日期、必学或选学、对象、完成情况。"""
     month = _month(ctx, month)
     db = ctx.services.store.db
-    counts = {c.task.id: c for c in store_tasks.completions(db, month)}
     tasks = store_tasks.month_tasks(db, month, include_removed=removed)
     if not tasks:
         click.echo(f"{month} 没有学习任务。用 tasks add 或 tasks import 添加。")
         return
+    # Done / expected as on 学习任务: members on the roster by the due date (the report's 应学).
+    counts = reports.task_counts(db, tasks, reports.load_people(db, active_only=True))
     click.echo(f"{month} 学习任务（{len(tasks)} 项）：")
     for task in tasks:
-        done = counts.get(task.id)
-        rate = f"已完成 {done.done}/{done.audience}" if done else "已完成 —"
-        if done and done.audience:
-            rate += f"（{done.done * 100 // done.audience}%）"
+        done, expected = counts[task.id]
+        rate = "已完成 —" if task.removed else f"已完成 {done}/{expected}"
+        if expected and not task.removed:
+            rate += f"（{done * 100 // expected}%）"
         notes = ("［已删除］" if task.removed else "") + ("［文件］" if task.origin == "file" else "")
         click.echo(f"{task.position:>3}. {task.title}｜{task.due:%m-%d} 截止｜"
                    f"{'必学' if task.required else '选学'}｜{store_tasks.KIND_NAMES[task.kind]}｜"

@@ -34,10 +34,11 @@ def login() -> ResponseReturnValue:
                                notice="长时间未操作，已自动退出，请重新登录。" if expired else None)
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
+    target = _safe_next(request.args.get("next"))  # checked before the attempt is recorded
     error = _attempt(name, password)
     if error:
         return render_template("console/login.html", error=error, name=name, notice=None)
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(target)
 
 
 def _attempt(name: str, password: str) -> str | None:

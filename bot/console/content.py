@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from bot import search
 from bot.console import regulation_import as ri
 from bot.console.base import db, record, route, services, user
-from bot.regulations import MAX_FILE_BYTES
+from bot.regulations import MAX_FILE_BYTES, MAX_LINES
 from bot.reminders import default_reminders, plan_year
 from bot.store import quiz as store_quiz
 from bot.store import readings as store_readings
@@ -136,7 +136,7 @@ def content_import() -> ResponseReturnValue:
 
 def _import_form(error: str | None = None, source: str = "", version: str = "") -> str:
     return render_template("console/import.html", error=error, source=source, version=version,
-                           max_mb=MAX_FILE_BYTES // 1024 // 1024)
+                           max_mb=MAX_FILE_BYTES // 1024 // 1024, max_lines=f"{MAX_LINES:,}")
 
 
 def _existing(source: str, version: str) -> int:

@@ -8,7 +8,7 @@ schedules.admin.KIND_NAMES). These filters only look them up, so a template neve
 
 from __future__ import annotations
 
-from bot import audit_text
+from bot import audit_text, exports
 from bot.console.base import bp
 from bot.store import admins
 from bot.store import members as store_members
@@ -30,3 +30,9 @@ def account_role_name(role: str | None) -> str:
 def actor_name(actor: str | None) -> str:
     """Who did something: 张书记 (an account), 命令行, 初始化, 系统定时任务."""
     return audit_text.actor_name(actor or "")
+
+
+@bp.app_template_filter("channel_names")
+def channel_names(channels: str | None) -> str:
+    """A member's bound channels, stored codes space-separated (one per identity)."""
+    return exports.channel_names((channels or "").split())

@@ -17,6 +17,7 @@ from pathlib import Path
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
+from bot import audience as audiences
 from bot import roster
 from bot.audit_text import member_facts
 from bot.console.base import (
@@ -54,10 +55,14 @@ def _query(f: dict[str, str]) -> tuple[str, list[object]]:
         where.append("name LIKE ? ESCAPE '\\'")
         params.append("%" + f["q"].replace("\\", "\\\\").replace("%", "\\%")
                       .replace("_", "\\_") + "%")
-    for column, key in (("branch", "branch"), ("grp", "group")):
-        if f[key]:
+    # The group filter's value is "支部/党小组" (two branches may each have a 第一党小组); a bare
+    # name, as older links hold, still means every group of that name.
+    group_branch, group_name = audiences.split_group(f["group"])
+    for column, value in (("branch", f["branch"]), ("branch", group_branch),
+                          ("grp", group_name)):
+        if value:
             where.append(f"{column} = ?")
-            params.append(f[key])
+            params.append(value)
     if f["status"] != "all":
         where.append("active = ?")
         params.append(int(f["status"] == "active"))
@@ -80,8 +85,10 @@ def members() -> ResponseReturnValue:
     scope = branch_scope()
     scope_sql, scope_params = (" WHERE branch = ?", [scope]) if scope else ("", [])
     branches = [r[0] for r in db().execute("SELECT DISTINCT branch FROM members ORDER BY branch")]
-    groups = [r[0] for r in db().execute(
-        f"SELECT DISTINCT grp FROM members{scope_sql} ORDER BY grp", scope_params) if r[0]]
+    groups = [(ref, audiences.group_label(ref)) for ref in (
+        audiences.group_ref(b, g) for b, g in db().execute(
+            f"SELECT DISTINCT branch, grp FROM members{scope_sql} ORDER BY branch, grp",
+            scope_params) if g)]
     return render_template("console/members.html", rows=rows, pager=page, f=f, scope=scope,
                            branches=branches, groups=groups, statuses=STATUSES,
                            roles=store_members.ROLES)
@@ -159,7 +166,6 @@ def members_import_preview() -> ResponseReturnValue:
     suffix = Path(upload.filename).suffix.lower()
     if suffix not in (".csv", ".xlsx", ".txt"):
         return _import_error(f"不支持的文件类型 {suffix or '(无扩展名)'}：请用 .csv 或 .xlsx")
-    _forget_upload()
     folder = _upload_dir()
     folder.mkdir(parents=True, exist_ok=True)
     _sweep(folder)
@@ -175,6 +181,9 @@ def members_import_preview() -> ResponseReturnValue:
         path.unlink(missing_ok=True)  # nothing to confirm: the file is not kept
         return _render(check=check, error=None,
                                token=None, filename=upload.filename)
+    # Only a file that passed replaces the one held: a bad upload changes nothing, not even
+    # the earlier preview another tab may still confirm (every input checked before any effect).
+    _forget_upload()
     session[UPLOAD_KEY] = {"token": token, "file": path.name, "sha256": _digest(path),
                            "filename": upload.filename[:100]}
     return _render(check=check, error=None, token=token,
@@ -201,8 +210,7 @@ def members_import_confirm() -> ResponseReturnValue:
         return _import_error(str(exc))
     finally:
         _forget_upload()
-    flash(f"导入完成：新增 {result.created} 人，更新 {result.updated} 人，"
-          f"绑定企业微信账号 {result.bound_wecom} 个", "ok")
+    flash(f"导入完成：{result.summary()}", "ok")
     return redirect(url_for("console.members"), 303)
 
 
@@ -234,5 +242,9 @@ def _render(*, check: roster.RosterCheck | None, error: str | None, token: str |
     # Rows named in an error ("第 3 行：...") are highlighted in the preview table.
     bad = {int(m.group(1)) for e in (check.errors if check else [])
            if (m := re.match(r"第 (\d+) 行", e))}
+    # What the confirm would change, said before it (「与现有名册相同，没有变化」 included).
+    would = roster.plan(services().store, check).preview() if check and check.ok else None
     return render_template("console/members_import.html", check=check, error=error, token=token,
-                           filename=filename, bad_lines=bad)
+                           filename=filename, bad_lines=bad, would=would,
+                           limits={"rows": f"{roster.MAX_ROWS:,}", "columns": roster.MAX_COLUMNS,
+                                   "mb": roster.MAX_FILE_BYTES // 1024 // 1024})

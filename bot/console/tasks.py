@@ -36,14 +36,12 @@ def tasks() -> ResponseReturnValue:
         month = store_tasks.check_month(month)
     except store_tasks.TaskError as exc:
         return _month_error(str(exc))
-    # The roster is read once for all the month's tasks (not once per task: 5,000 members).
-    people = [m for m in store_members.list_members(db(), active_only=True)
-              if scope is None or m.branch == scope]
-    # Likewise the month's completions: one query, not one per task.
-    done = set(db().execute("SELECT task_id, member_id FROM task_done WHERE task_id IN"
-                            " (SELECT id FROM tasks WHERE month = ?)", [month]).fetchall())
-    rows = [_task_row(task, scope, people, done)
-            for task in _visible(store_tasks.month_tasks(db(), month), scope)]
+    # The roster is read once for all the month's tasks (not once per task: 5,000 members),
+    # with each member's join date: who a task is expected of is the report's rule.
+    people = reports.load_people(db(), active_only=True, branch=scope)
+    visible = _visible(store_tasks.month_tasks(db(), month), scope)
+    counts = reports.task_counts(db(), visible, people)  # one query for the completions
+    rows = [_task_row(task, scope, counts[task.id]) for task in visible]
     report = (reports.month_report(db(), month, branch=scope, today=services().clock.today())
               if _has_roster(scope) else None)
     branch_rows = _branch_rows(report) if report else []
@@ -91,15 +89,15 @@ def _visible(tasks: list[store_tasks.Task], scope: str | None) -> list[store_tas
             or any(t.includes(m) for m in members)]
 
 
-def _task_row(task: store_tasks.Task, scope: str | None, people: list[store_members.Member],
-              done_pairs: set[tuple[int, int]]) -> dict[str, Any]:
-    """`people`: the active members in the viewer's scope; counts are over those reached.
-    `done_pairs`: (task id, member id) of the month's completions."""
-    reach = [m.id for m in people if task.includes(m)]
-    done = sum((task.id, member_id) in done_pairs for member_id in reach)
+def _task_row(task: store_tasks.Task, scope: str | None,
+              counts: tuple[int, int]) -> dict[str, Any]:
+    """`counts`: (done, expected) over the active members in the viewer's scope the task is
+    expected of (reports.task_counts: 报表's 应学 rule, so a member who joined after its due
+    date is not counted)."""
+    done, reach = counts
     return {"task": task, "kind": KIND_NAMES.get(task.kind, task.kind),
-            "audience": audiences.describe(task.audience), "done": done, "reach": len(reach),
-            "percent": round(100 * done / len(reach)) if reach else None,
+            "audience": audiences.describe(task.audience), "done": done, "reach": reach,
+            "percent": round(100 * done / reach) if reach else None,
             "editable": task.origin == "admin" and (scope is None or _owned(task.audience, scope))}
 
 

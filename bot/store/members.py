@@ -73,6 +73,9 @@ def add_member(db: sqlite_utils.Database, *, name: str, branch: str, grp: str = 
     return int(cursor.lastrowid)
 
 
+UPSERT_FIELDS = {"grp", "phone", "role"}  # what a roster row sets besides name and branch
+
+
 def upsert_member(db: sqlite_utils.Database, *, name: str, branch: str, grp: str, phone: str,
                   role: str, now: datetime) -> tuple[int, bool]:
     """Insert, or update the member with this name in this branch. Returns (id, created)."""
@@ -84,6 +87,23 @@ def upsert_member(db: sqlite_utils.Database, *, name: str, branch: str, grp: str
     db.execute("UPDATE members SET grp = ?, phone = ?, role = ?, active = 1 WHERE id = ?",
                [grp, phone, role, row[0]])
     return int(row[0]), False
+
+
+def find_in_branch(db: sqlite_utils.Database, branch: str, name: str) -> Member | None:
+    """The member a roster row names (a name is unique within its branch)."""
+    row = db.execute(f"SELECT {_COLUMNS} FROM members m WHERE m.branch = ? AND m.name = ?",
+                     [branch, name]).fetchone()
+    return _member(row) if row else None
+
+
+def differs(db: sqlite_utils.Database, member_id: int, fields: dict[str, str]) -> bool:
+    """Whether upsert_member with these fields would change the stored member: a field's
+    value, or reactivating them. `fields` are upsert_member's keywords, our code's names."""
+    if not set(fields) <= UPSERT_FIELDS:  # column names go into the SQL text
+        raise ValueError(f"not a member field: {sorted(set(fields) - UPSERT_FIELDS)}")
+    columns = ", ".join(fields)
+    row = db.execute(f"SELECT active, {columns} FROM members WHERE id = ?", [member_id]).fetchone()
+    return row is None or not row[0] or list(row[1:]) != list(fields.values())
 
 
 def get_member(db: sqlite_utils.Database, member_id: int) -> Member | None:
@@ -140,6 +160,16 @@ def bind_identity(db: sqlite_utils.Database, *, channel: str, external_id: str, 
         " member_id = excluded.member_id, active = 1, bound_at = excluded.bound_at",
         [channel, normalise_external_id(channel, external_id), member_id, now.isoformat()],
     )
+
+
+def is_linked(db: sqlite_utils.Database, channel: str, external_id: str,
+              member_id: int) -> bool:
+    """Whether this channel account is already this member's, and reachable."""
+    row = db.execute(
+        "SELECT 1 FROM identities WHERE channel = ? AND external_id = ? AND member_id = ?"
+        " AND active = 1", [channel, normalise_external_id(channel, external_id), member_id],
+    ).fetchone()
+    return row is not None
 
 
 def set_identity_active(db: sqlite_utils.Database, channel: str, external_id: str,

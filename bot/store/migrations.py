@@ -387,6 +387,7 @@ MIGRATIONS: list[str] = [
         token TEXT NOT NULL,
         choices TEXT NOT NULL,
         PRIMARY KEY (vote_id, token)
+    ) WITHOUT ROWID;
     """,
     # 12: replay memory (bot/store/nonces.py): the (timestamp, nonce) of every signed callback
     # within the clock-skew window, with a digest of what came with it, so a captured query

@@ -84,13 +84,6 @@ class UndoResult:
 
 
 @dataclass(frozen=True)
-class Completion:
-    task: Task
-    done: int      # active members in the audience who marked it done
-    audience: int  # active members in the audience
-
-
-@dataclass(frozen=True)
 class TaskReading:
     slug: str
     short: str       # 纪律处分条例
@@ -262,17 +255,6 @@ def member_task(db: sqlite_utils.Database, month: str, position: int,
     row = db.execute("SELECT day FROM task_done WHERE task_id = ? AND member_id = ?",
                      [task.id, member.id]).fetchone()
     return MemberTask(task, date.fromisoformat(row[0]) if row else None)
-
-
-def completions(db: sqlite_utils.Database, month: str) -> list[Completion]:
-    """Per task of the month: how many of its (active) audience marked it done."""
-    result = []
-    for task in month_tasks(db, month):
-        members = {m.id for m in audiences.members_of(db, task.audience)}
-        done = {row[0] for row in db.execute(
-            "SELECT member_id FROM task_done WHERE task_id = ?", [task.id])}
-        result.append(Completion(task, len(members & done), len(members)))
-    return result
 
 
 def readings_of(db: sqlite_utils.Database, slugs: Iterable[str]) -> list[TaskReading]:
