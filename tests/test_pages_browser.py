@@ -100,6 +100,16 @@ def test_the_code_detector_knows_codes_from_words() -> None:
         assert not code_words(fine), fine
 
 
+def test_the_font_check_sees_a_machine_without_cjk_fonts(monkeypatch, tmp_path: Path) -> None:
+    from tests.browser import cjk_fonts  # here: a plugin module imported early is not rewritten
+    assert cjk_fonts(), "this machine has a CJK font (the browser tests need one)"
+    empty = tmp_path / "fonts.conf"
+    empty.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd">'
+                     "<fontconfig></fontconfig>")
+    monkeypatch.setenv("FONTCONFIG_FILE", str(empty))
+    assert cjk_fonts() == []
+
+
 # Run in the page: every problem a secretary would see, as one line each.
 INSPECT = """(minPx) => {
   const problems = [];
