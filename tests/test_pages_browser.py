@@ -7,7 +7,8 @@ walked before the test fails, so one run lists every problem.
 
 A new page: add one row to PAGES (or to FLOWS when only a form's answer shows it).
 `make screenshots` sets QF_SCREENSHOTS=<folder> and this walk writes every page there
-(<name>-<width>.png, full page).
+(<name>-<width>.png, full page; README_SHOTS also as <name>-<width>-screen.png, the first screen
+at CSS pixels, which is what docs/screenshots/ holds).
 """
 
 from __future__ import annotations
@@ -234,13 +235,16 @@ def sim_chat(page: Page, base: str) -> None:
     page.goto(f"{base}/sim")
     who = page.locator("#who option[data-name=李红梅]").get_attribute("value")
     page.get_by_test_id("member-select").select_option(who)
-    for text in ("打卡 学习了党章第三章", "我的", "帮助"):
+    for text in ("帮助", "打卡 学习了党章第三章", "任务"):
         answers = page.locator("#chat li.bot .bubble")
         before = answers.count()
         page.get_by_label("消息", exact=True).fill(text)
         page.get_by_label("消息", exact=True).press("Enter")
         expect(answers).to_have_count(before + 1)
 
+
+# Also saved as one screen at CSS scale (<name>-<width>-screen.png) for docs/screenshots/.
+README_SHOTS = {"dashboard", "sim"}
 
 # Pages that only a form's answer shows, or that need a few steps: name -> steps.
 FLOWS: list[tuple[str, Callable[[Page, str], None]]] = [
@@ -263,6 +267,9 @@ def inspect(page: Page, label: str, errors: list[str], shots: Path | None,
     found = page.evaluate(INSPECT, MIN_TEXT_PX)
     if shots is not None:
         page.screenshot(path=str(shots / f"{label}-{width}.png"), full_page=True)
+        if label in README_SHOTS:  # what a first screen shows, small enough for the README
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(path=str(shots / f"{label}-{width}-screen.png"), scale="css")
     for problem in dict.fromkeys(found["problems"]):
         yield f"{label}: {problem}"
     for text, where in found["texts"]:

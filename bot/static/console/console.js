@@ -21,7 +21,7 @@ window.Console = (function () {
     if (text && !window.confirm(text)) { event.preventDefault(); }
   });
   // Tables as cards on a phone (console.css, below 760 px): each cell gets its column's name
-  // in data-label. A one-column table and a cell spanning columns (「没有…」) get none. Rows a
+  // in data-label, and data-empty when it shows nothing. A one-column table and a cell spanning columns (「没有…」) get none. Rows a
   // page script adds later are labelled too.
   function labelRows(table, names) {
     Array.prototype.forEach.call(table.tBodies, function (body) {
@@ -30,6 +30,9 @@ window.Console = (function () {
         Array.prototype.forEach.call(row.cells, function (cell) {
           var name = cell.colSpan > 1 || names.length < 2 ? "" : (names[column] || "");
           cell.setAttribute("data-label", name);
+          // An empty cell (no 手机 in this row) is left out of the card, not shown as a bare name.
+          var empty = !cell.textContent.trim() && !cell.querySelector("input, select, button, svg");
+          cell.toggleAttribute("data-empty", empty);
           column += cell.colSpan;
         });
       });
