@@ -245,6 +245,7 @@ def sim_chat(page: Page, base: str) -> None:
 
 # Also saved as one screen at CSS scale (<name>-<width>-screen.png) for docs/screenshots/.
 README_SHOTS = {"dashboard", "sim"}
+SHOT_TIMEOUT_MS = 60_000
 
 # Pages that only a form's answer shows, or that need a few steps: name -> steps.
 FLOWS: list[tuple[str, Callable[[Page, str], None]]] = [
@@ -266,10 +267,13 @@ def inspect(page: Page, label: str, errors: list[str], shots: Path | None,
     """Every problem on the page as it is now, each prefixed with `label`."""
     found = page.evaluate(INSPECT, MIN_TEXT_PX)
     if shots is not None:
-        page.screenshot(path=str(shots / f"{label}-{width}.png"), full_page=True)
+        # A long page at twice the pixels takes seconds to encode on a busy machine.
+        page.screenshot(path=str(shots / f"{label}-{width}.png"), full_page=True,
+                        timeout=SHOT_TIMEOUT_MS)
         if label in README_SHOTS:  # what a first screen shows, small enough for the README
             page.evaluate("window.scrollTo(0, 0)")
-            page.screenshot(path=str(shots / f"{label}-{width}-screen.png"), scale="css")
+            page.screenshot(path=str(shots / f"{label}-{width}-screen.png"), scale="css",
+                            timeout=SHOT_TIMEOUT_MS)
     for problem in dict.fromkeys(found["problems"]):
         yield f"{label}: {problem}"
     for text, where in found["texts"]:

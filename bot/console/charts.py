@@ -24,8 +24,8 @@ Point = tuple[str, Number | None]
 # stylesheet only lets a chart shrink (max-width: 100%), and on a 390 px phone it has about
 # 340 px, so text drawn at 15 stays at least 11 px there (tests/test_pages_browser.py measures).
 TEXT_SIZE = 15
-LINE_W, LINE_H = 400, 220
-LINE_MARGIN = {"left": 50, "right": 14, "top": 14, "bottom": 36}
+LINE_W, LINE_H = 400, 210
+LINE_MARGIN = {"left": 50, "right": 14, "top": 14, "bottom": 30}
 MAX_X_LABELS = 5  # more would overlap
 
 BAR_W = 400
@@ -61,7 +61,7 @@ def line_chart(points: Sequence[Point], *, title: str, desc: str | None = None,
 
     parts = [_open(cid, title, desc or _line_desc(points, unit), LINE_W, LINE_H, "line")]
     parts += _y_grid(top, unit, left, right, y_of)
-    parts += _x_labels(points, xs, plot_bottom + 22)
+    parts += _x_labels(points, xs, plot_bottom + 21)
     for segment in _segments(points, xs, y_of):
         parts.append(f'<path class="line" d="{segment}" fill="none" stroke="currentColor" '
                      'stroke-width="2.5" stroke-linejoin="round" stroke-linecap="round"/>')
