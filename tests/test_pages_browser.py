@@ -127,6 +127,7 @@ INSPECT = """(minPx) => {
   if (document.documentElement.scrollWidth > vw + 1)
     problems.push(`the page scrolls sideways: ${document.documentElement.scrollWidth} px`);
   const texts = [];
+  const ctx = document.createElement('canvas').getContext('2d');
   for (const el of document.body.querySelectorAll('*')) {
     if (!el.checkVisibility()) continue;
     const r = el.getBoundingClientRect();
@@ -140,7 +141,15 @@ INSPECT = """(minPx) => {
     if (['hidden', 'clip'].includes(style.overflowY) && el.scrollHeight > el.clientHeight + 1)
       problems.push(`cut off at the bottom: ${name(el)}`);
     if (field) {
-      if (el.placeholder) texts.push([el.placeholder, name(el)]);
+      if (el.placeholder) {
+        texts.push([el.placeholder, name(el)]);
+        // A hint cut off inside its field reads as a different hint (「如：四风、礼金、」).
+        ctx.font = `${style.fontSize} ${style.fontFamily}`;
+        const room = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+        const needed = ctx.measureText(el.placeholder).width;
+        if (needed > room + 1)
+          problems.push(`hint cut off: 「${el.placeholder}」 needs ${Math.round(needed)} px in ${Math.round(room)} px (${name(el)})`);
+      }
       if (el.value && el.type !== 'password') texts.push([el.value, name(el)]);
     }
     if (el.tagName === 'SELECT')
