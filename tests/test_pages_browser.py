@@ -36,7 +36,7 @@ pytest_plugins = ["tests.browser"]
 WALK_NOW = datetime(2026, 12, 4, 9, 30, tzinfo=SHANGHAI)
 ADMIN = "张书记"
 
-# name (file name of the screenshot), path; {schedule}, {task}, {reading} come from the demo.
+# name (file name of the screenshot), path; {schedule}, {task}, ... are ids from demo_console.
 PAGES: list[tuple[str, str]] = [
     ("dashboard", "/admin/"),
     ("members", "/admin/members"),
@@ -51,6 +51,7 @@ PAGES: list[tuple[str, str]] = [
     ("tasks-last-month", "/admin/tasks?month=2026-11"),
     ("task-new", "/admin/tasks/new"),
     ("task-edit", "/admin/tasks/{task}/edit"),
+    ("task-from-file", "/admin/tasks/{file_task}/edit"),
     ("content", "/admin/content"),
     ("content-search", "/admin/content?q=廉洁"),
     ("reading", "/admin/content/readings/{reading}"),
@@ -192,8 +193,9 @@ def shots_dir() -> Path | None:
 
 
 def demo_console(services: Services) -> dict[str, int]:
-    """The demo roster with a month of use on it: check-ins, tasks done, schedules (one sent
-    now), a second account, an open alert. Returns the ids the detail pages need."""
+    """The demo roster with a month of use on it: check-ins, tasks done, a task made in the
+    console, schedules (one sent now, one paused), a second account, an open alert. Returns the
+    ids the detail pages need."""
     now = services.clock.now()
     make_account(services, ADMIN)
     make_account(services, "王建国", role="secretary", branch="第一党支部")
@@ -209,6 +211,10 @@ def demo_console(services: Services) -> dict[str, int]:
         for member in roster[:3]:
             store_tasks.mark_done(db, december[0], member.id, at=now, day=now.date(),
                                   via="sandbox")
+        own_task = store_tasks.add_task(
+            db, month="2026-12", title="观看专题片《持续发力 纵深推进》", due="2026-12-20", now=now,
+            detail="选学：各党小组自行组织观看并交流。", link="https://www.12371.cn/",
+            required=False)
         alerts.raise_alert(db, kind="token_refresh", channel="ww0123456789abcdef",
                            detail="应用 ww0123456789abcdef 连续 3 次获取平台调用凭证失败，"
                                   "最近一次：连接超时", at=now)
@@ -225,7 +231,8 @@ def demo_console(services: Services) -> dict[str, int]:
     admin.set_status(services, once, "paused", actor=actor)
     admin.send_now(services, daily, actor=actor)
     reading = services.store.db.execute("SELECT id FROM readings ORDER BY id LIMIT 1").fetchone()
-    return {"schedule": daily, "task": december[0].id, "reading": reading[0]}
+    return {"schedule": daily, "task": own_task.id, "file_task": december[0].id,
+            "reading": reading[0]}
 
 
 ROSTER_WITH_ROLES = ("姓名,支部,党小组,角色\n李红梅,第一党支部,综合处党小组,党员\n"
