@@ -153,8 +153,16 @@ INSPECT = """(minPx) => {
       }
       if (el.value && el.type !== 'password') texts.push([el.value, name(el)]);
     }
-    if (el.tagName === 'SELECT')
+    if (el.tagName === 'SELECT') {
       for (const o of el.options) texts.push([o.text, name(el)]);
+      const shown = el.selectedOptions.length ? el.selectedOptions[0].text : '';
+      ctx.font = `${style.fontSize} ${style.fontFamily}`;
+      const room = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)
+        - 18;  // the drop-down arrow
+      const needed = ctx.measureText(shown).width;
+      if (needed > room + 1)
+        problems.push(`choice cut off: 「${shown}」 needs ${Math.round(needed)} px in ${Math.round(room)} px (${name(el)})`);
+    }
   }
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
@@ -315,7 +323,7 @@ def test_every_page_reads_as_chinese_and_fits(live_server: str, browser: Browser
                if m.type == "error" else None)
     context.on("weberror", lambda e: errors.append(f"page error: {e.error}"))
     page = context.new_page()
-    page.set_default_timeout(5_000)
+    page.set_default_timeout(15_000)  # generous: 8 test runs may share 2 cores
     problems: list[str] = []
     try:
         page.goto(f"{live_server}/admin/login")
