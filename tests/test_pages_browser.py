@@ -213,7 +213,7 @@ def demo_console(services: Services) -> dict[str, int]:
         for back in range(30):
             day = now.date() - timedelta(days=back)
             for i, member in enumerate(roster):
-                if (i + back) % 3:
+                if (i + back) % 3 and not (back == 0 and member.name == "李红梅"):  # she does, in /sim
                     checkins.record_checkin(db, member_id=member.id, day=day, note="",
                                             at=datetime.combine(day, now.timetz()), via="sandbox")
         for member in roster[:3]:
@@ -259,7 +259,7 @@ def sim_chat(page: Page, base: str) -> None:
     page.goto(f"{base}/sim")
     who = page.locator("#who option[data-name=李红梅]").get_attribute("value")
     page.get_by_test_id("member-select").select_option(who)
-    for text in ("帮助", "打卡 学习了党章第三章", "任务"):
+    for text in ("任务", "打卡 学习了党章第三章", "我的"):
         answers = page.locator("#chat li.bot .bubble")
         before = answers.count()
         page.get_by_label("消息", exact=True).fill(text)
