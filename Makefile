@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 CONFIG ?= config.toml
 
-.PHONY: run init test lint bench fuzz clean help soak
+.PHONY: run init test lint bench fuzz clean help soak screenshots
 
 help:
 	@echo "make run    - install, initialise var/qingfeng.db and serve on http://127.0.0.1:8080"
@@ -13,6 +13,7 @@ help:
 	@echo "make bench  - run the benchmarks (see docs/benchmarks.md)"
 	@echo "make fuzz   - the fuzz tests, long profile (200,000 examples per entry point, new seeds)"
 	@echo "make soak   - the fault and crash tests at full size (10,000 members, 20 kills each)"
+	@echo "make screenshots - every console page and /sim at 390 and 1280 px, demo data, in build/screenshots/"
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +52,14 @@ soak: $(VENV)/.dev
 	QF_SOAK_MEMBERS=$(QF_SOAK_MEMBERS) QF_SOAK_CRASH_LOOPS=$(QF_SOAK_CRASH_LOOPS) \
 		$(VENV)/bin/pytest -q -s -p no:cacheprovider tests/test_faults_fanout.py \
 		tests/test_faults_store.py tests/test_crash_loop.py tests/test_crash_fanout.py
+
+# The page walk of tests/test_pages_browser.py (demo data, as an admin) also saves each page it
+# checks, full length, as build/screenshots/<page>-<width>.png: look at them before committing.
+SCREENSHOTS ?= build/screenshots
+screenshots: $(VENV)/.dev
+	mkdir -p $(SCREENSHOTS) && rm -f $(SCREENSHOTS)/*.png
+	QF_SCREENSHOTS=$(SCREENSHOTS) $(VENV)/bin/pytest -q -p no:cacheprovider tests/test_pages_browser.py
+	@echo "screenshots in $(SCREENSHOTS)/"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -16,11 +16,15 @@ resource" for a 4xx/5xx) or an uncaught page error fails the test at teardown, s
 raise one. A test that provokes one on purpose takes `browser_errors` and clears it.
 
 Playwright's browsers are never downloaded (`playwright install` needs a network): the system
-chromium is launched by path.
+chromium is launched by path. Without a CJK font Chromium draws every Chinese character as a
+box, so no screenshot could show a defect: the `browser` fixture fails at once when
+`fc-list :lang=zh` finds none (Debian: fonts-noto-cjk; .ci/run installs it).
 """
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -59,8 +63,21 @@ def live_server(app: Flask) -> Iterator[str]:
         yield url
 
 
+def cjk_fonts() -> list[str]:
+    """The fonts fontconfig offers for Chinese (what Chromium falls back to), one per line."""
+    if shutil.which("fc-list") is None:
+        return []
+    listed = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True,
+                            timeout=30, check=False)
+    return [line for line in listed.stdout.splitlines() if line.strip()]
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
+    if not cjk_fonts():
+        pytest.fail("no CJK font: `fc-list :lang=zh` lists nothing, so Chromium would draw Chinese"
+                    " as boxes. Install one (Debian: apt-get install fonts-noto-cjk).",
+                    pytrace=False)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                               args=CHROMIUM_ARGS)

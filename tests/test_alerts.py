@@ -57,7 +57,7 @@ def test_token_quota_raises_one_alert_until_acknowledged(make_services, api, clo
     assert api.token_fetches() == 3
     [alert] = open_alerts(services)
     assert (alert.kind, alert.channel) == ("token_quota", APP[channel])
-    assert "45009" in alert.detail and alert.title.startswith("access_token")
+    assert "45009" in alert.detail and alert.title.startswith("平台调用凭证")
     assert all_rows(services) == 1
 
     with services.store.transaction() as db:

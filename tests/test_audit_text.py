@@ -185,7 +185,7 @@ OLD_ROWS = [  # (action, the free-form detail rows held before JSON, how it read
     ("demo roster", "8 demo members", "8 名演示成员"),
     ("regulation import", "中国共产党纪律处分条例 2023: 158 articles",
      "《中国共产党纪律处分条例》2023年版，158 条"),
-    ("alert ack", "#3 token_refresh:wecom", "#3（access_token 多次获取失败）"),
+    ("alert ack", "#3 token_refresh:wecom", "#3（平台调用凭证多次获取失败）"),
     ("task add", "2026-12 #1 2026-12-admin-1", "2026-12 第 1 项"),
     ("task edit", "2026-12 #1 title, due", "2026-12 第 1 项：改了标题、截止日期"),
     ("tasks import", "2026-12 from 12.toml: 2 added, 1 updated",

@@ -57,7 +57,10 @@ def test_line_chart_has_one_point_per_value_and_heights_proportional() -> None:
 def test_line_chart_is_accessible_and_scales_by_viewbox() -> None:
     root = parse(line_chart(month([50, 75]), title="打卡率", chart_id="trend"))
     assert root.get("viewBox", "").startswith("0 0 ")
-    assert root.get("width") is None  # takes the container's width
+    # Its natural size is the viewBox's (text drawn at 15 px); the page only shrinks it.
+    assert root.get("viewBox") == f"0 0 {root.get('width')} {root.get('height')}"
+    sizes = {float(t.get("font-size")) for t in root.iterfind(".//s:text", NS)}
+    assert sizes and min(sizes) >= 15
     assert root.get("role") == "img"
     assert root.find("s:title", NS).text == "打卡率"
     desc = root.find("s:desc", NS).text

@@ -145,7 +145,8 @@ def test_an_admin_sees_open_alerts_and_closes_one(services, client):
     make_account(services, "root")
     login(client, "root")
     html = client.get("/admin/").get_data(as_text=True)
-    assert "服务器 IP 不在平台白名单（40164）（mp）" in html and "access_token 获取次数已用完" in html
+    assert "服务器 IP 不在平台白名单（40164）（公众号）" in html
+    assert "平台调用凭证今日获取次数已用完（45009）（企业微信）" in html
     ack = f"/admin/alerts/{first}/ack"
     # Without the CSRF token nothing is closed.
     assert client.post(ack).status_code == 400

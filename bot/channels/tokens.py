@@ -124,7 +124,7 @@ def _fetch_counting_failures(storage: SQLiteSessionStorage, key: str,
             if failures >= FAILURES_BEFORE_ALERT:
                 alerts.raise_alert(db, kind="token_refresh", channel=app_of(key),
                                    detail=f"应用 {app_of(key)} 连续 {failures} 次获取"
-                                          f" access_token 失败，最近一次：{exc}",
+                                          f"平台调用凭证失败，最近一次：{exc}",
                                    at=storage.clock.now())
         raise
     with storage.store.transaction() as db:
@@ -139,7 +139,7 @@ def _fetch_and_store(storage: SQLiteSessionStorage, key: str, fetch: Callable[[]
         with storage.store.transaction() as db:
             kv.put(db, f"quota:{key}", "45009", storage.clock.timestamp() + QUOTA_COOLDOWN_S)
             alerts.raise_alert(db, kind="token_quota", channel=app_of(key),
-                               detail=f"应用 {app_of(key)} 今日获取 access_token 的次数已用完"
+                               detail=f"应用 {app_of(key)} 今日获取平台调用凭证的次数已用完"
                                       "（45009），暂停获取；请检查是否有其他程序在重复获取",
                                at=storage.clock.now())
         raise TokenQuotaSpent(f"token quota spent for {key}")

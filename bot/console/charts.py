@@ -20,17 +20,21 @@ from html import escape
 Number = float | int
 Point = tuple[str, Number | None]
 
-LINE_W, LINE_H = 640, 260
-LINE_MARGIN = {"left": 48, "right": 16, "top": 16, "bottom": 36}
-MAX_X_LABELS = 6  # more would overlap at a phone's width
+# Sizes are CSS pixels at the chart's natural width (the SVG's width attribute); the console's
+# stylesheet only lets a chart shrink (max-width: 100%), and on a 390 px phone it has about
+# 340 px, so text drawn at 15 stays at least 11 px there (tests/test_pages_browser.py measures).
+TEXT_SIZE = 15
+LINE_W, LINE_H = 400, 210
+LINE_MARGIN = {"left": 50, "right": 14, "top": 14, "bottom": 30}
+MAX_X_LABELS = 5  # more would overlap
 
-BAR_W = 600
+BAR_W = 400
 BAR_PAD = 8
-BAR_VALUE_SPACE = 72  # room right of the longest bar for its value
-BAR_ROW_H = 46
+BAR_VALUE_SPACE = 60  # room right of the longest bar for its value
+BAR_ROW_H = 48
 BAR_THICK = 16
-LABEL_SIZE = 14
-MAX_LABEL_EMS = 30.0  # a label longer than this (in full-width characters) is shortened with …
+LABEL_SIZE = TEXT_SIZE
+MAX_LABEL_EMS = (BAR_W - 2 * BAR_PAD) / TEXT_SIZE  # longer labels are shortened with …
 
 EMPTY_TEXT = "暂无数据"
 NO_DATA_TEXT = "无数据"
@@ -57,7 +61,7 @@ def line_chart(points: Sequence[Point], *, title: str, desc: str | None = None,
 
     parts = [_open(cid, title, desc or _line_desc(points, unit), LINE_W, LINE_H, "line")]
     parts += _y_grid(top, unit, left, right, y_of)
-    parts += _x_labels(points, xs, plot_bottom + 22)
+    parts += _x_labels(points, xs, plot_bottom + 21)
     for segment in _segments(points, xs, y_of):
         parts.append(f'<path class="line" d="{segment}" fill="none" stroke="currentColor" '
                      'stroke-width="2.5" stroke-linejoin="round" stroke-linecap="round"/>')
@@ -115,9 +119,10 @@ def bar_chart(rows: Sequence[Point], *, title: str, desc: str | None = None, uni
 # -- building blocks -------------------------------------------------------------------------
 
 def _open(cid: str, title: str, desc: str, width: int, height: int, kind: str) -> str:
-    # No width/height attributes: the SVG takes its container's width and keeps its aspect.
+    # width/height: the natural size, in CSS pixels (text at TEXT_SIZE); the page may shrink
+    # it to fit, and the viewBox keeps its aspect.
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-{kind}" '
-            f'viewBox="0 0 {width} {height}" role="img" '
+            f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
             f'aria-labelledby="{cid}-title {cid}-desc" preserveAspectRatio="xMidYMid meet">'
             f'<title id="{cid}-title">{escape(title)}</title>'
             f'<desc id="{cid}-desc">{escape(desc)}</desc>')
@@ -137,7 +142,8 @@ def _y_grid(top: float, unit: str, left: float, right: float, y_of) -> list[str]
         parts.append(f'<line class="grid" x1="{left}" x2="{right}" y1="{y}" y2="{y}" '
                      'stroke="currentColor" stroke-opacity="0.15"/>')
         parts.append(f'<text class="tick" x="{left - 6}" y="{y}" text-anchor="end" '
-                     f'dominant-baseline="middle" font-size="12">{escape(_fmt(value, unit))}</text>')
+                     f'dominant-baseline="middle" font-size="{TEXT_SIZE}">{escape(_fmt(value, unit))}'
+                     '</text>')
     return parts
 
 
@@ -146,13 +152,13 @@ def _x_labels(points: Sequence[Point], xs: list[float], y: float) -> list[str]:
     n = len(points)
     step = max(1, math.ceil((n - 1) / (MAX_X_LABELS - 1))) if n > 1 else 1
     chosen = sorted({*range(0, n, step), n - 1})
-    if len(chosen) > 1 and chosen[-1] - chosen[-2] < step / 2:
-        del chosen[-2]  # the last regular label would crowd the final one
+    if len(chosen) > 2 and chosen[-1] - chosen[-2] < step * 0.8:
+        del chosen[-2]  # the last regular label would touch the final (right-aligned) one
     parts = []
     for i in chosen:
         anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
         parts.append(f'<text class="x-label" x="{_n(xs[i])}" y="{y}" text-anchor="{anchor}" '
-                     f'font-size="12">{escape(_shorten(points[i][0], 8))}</text>')
+                     f'font-size="{TEXT_SIZE}">{escape(_shorten(points[i][0], 8))}</text>')
     return parts
 
 

@@ -24,12 +24,17 @@ ACK_PREFIX = "alert-ack:"
 
 # kind -> what it means, in Chinese, for the console and the CLI.
 KIND_NAMES = {
-    "token_quota": "access_token 获取次数已用完（45009）",
-    "token_refresh": "access_token 多次获取失败",
+    "token_quota": "平台调用凭证今日获取次数已用完（45009）",
+    "token_refresh": "平台调用凭证多次获取失败",
     "ip_whitelist": "服务器 IP 不在平台白名单（40164）",
     "broadcast_failed": "群发结束时有发送失败",
     "robot_unknown": "群机器人消息发送中断，结果未知",
 }
+
+# A channel as the console names it: a channel ("wecom", "mp"), "broadcast:12", "delivery:5", or
+# an app id by its prefix (wx… an Official Account, ww… a WeCom corp).
+SOURCE_NAMES = {"wecom": "企业微信", "mp": "公众号", "sandbox": "沙箱", "broadcast": "群发",
+                "delivery": "投递", "wx": "公众号", "ww": "企业微信"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,17 @@ class Alert:
     @property
     def title(self) -> str:
         return KIND_NAMES.get(self.kind, self.kind)
+
+    @property
+    def source(self) -> str:
+        """Where it happened, in Chinese: 企业微信 ww…, 公众号 wx…, 群发 #12, 投递 #5."""
+        what, _, number = self.channel.partition(":")
+        if number and what in SOURCE_NAMES:
+            return f"{SOURCE_NAMES[what]} #{number}"
+        if self.channel in SOURCE_NAMES:
+            return SOURCE_NAMES[self.channel]
+        app = SOURCE_NAMES.get(self.channel[:2])
+        return f"{app} {self.channel}" if app else self.channel
 
 
 def raise_alert(db: sqlite_utils.Database, *, kind: str, channel: str, detail: str,
