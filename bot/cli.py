@@ -172,7 +172,8 @@ def serve(ctx: Ctx, no_scheduler: bool) -> None:
     run_server(config, with_scheduler=not no_scheduler)
 
 
-CHANNEL_NAMES = {"mp": "公众号", "wecom": "企业微信", "sandbox": "沙箱"}
+# The sandbox is named as members and the console name it (its page is the 模拟器).
+CHANNEL_NAMES = {"mp": "公众号", "wecom": "企业微信", "sandbox": "模拟器"}
 
 
 def serve_banner(ctx: Ctx) -> str:

@@ -37,12 +37,12 @@ class SpecError(ValueError):
 
 def trigger_for(kind: str, spec: Mapping[str, Any], tz: ZoneInfo) -> BaseTrigger:
     if kind not in KINDS:
-        raise SpecError(f"unknown schedule kind {kind!r}; expected one of {', '.join(KINDS)}")
+        raise SpecError(f"不支持的发送方式 {kind}（可选：{'、'.join(KINDS)}）")
     if kind == "once":
         try:
             at = datetime.fromisoformat(str(spec["at"]))
         except (KeyError, ValueError):
-            raise SpecError('a one-off schedule needs "at", like 2026-12-01T08:00') from None
+            raise SpecError("只发一次需要日期和时间，如 2026-12-01 08:00") from None
         return DateTrigger(run_date=at if at.tzinfo else at.replace(tzinfo=tz), timezone=tz)
     if kind == "cron":
         return _cron(str(spec.get("cron", "")), tz)
@@ -52,12 +52,12 @@ def trigger_for(kind: str, spec: Mapping[str, Any], tz: ZoneInfo) -> BaseTrigger
     if kind == "weekly":
         days = spec.get("weekdays") or []
         if not days or any(d not in WEEKDAY_NAMES for d in days):
-            raise SpecError(f"weekly needs weekdays from {', '.join(WEEKDAY_NAMES)}")
+            raise SpecError(f"每周发送需要选择星期几（命令行写 {','.join(WEEKDAY_NAMES)} 中的几天）")
         return CronTrigger(day_of_week=",".join(days), hour=hour, minute=minute, timezone=tz)
     if kind == "monthly":
         day = spec.get("day")
         if not isinstance(day, int) or not 1 <= day <= 31:
-            raise SpecError("monthly needs a day of the month from 1 to 31")
+            raise SpecError("每月发送需要 1 到 31 之间的日期")
         return CronTrigger(day=day, hour=hour, minute=minute, timezone=tz)
     raise AssertionError(f"unhandled kind {kind!r}")
 
@@ -65,14 +65,14 @@ def trigger_for(kind: str, spec: Mapping[str, Any], tz: ZoneInfo) -> BaseTrigger
 def _time(spec: Mapping[str, Any]) -> tuple[int, int]:
     match = _TIME.match(str(spec.get("time", "")))
     if not match:
-        raise SpecError('a time looks like "08:30"')
+        raise SpecError("时间请写成 时:分（24 小时制），如 08:30")
     return int(match.group(1)), int(match.group(2))
 
 
 def _cron(expression: str, tz: ZoneInfo) -> BaseTrigger:
     fields = expression.split()
     if len(fields) != 5:
-        raise SpecError("a cron expression has five fields: minute hour day month weekday")
+        raise SpecError("cron 表达式要有 5 项，依次是 分 时 日 月 星期，如 0 8 * * 1-5")
     minute, hour, day, month, weekday = fields
     # crontab fires when EITHER the day of month or the weekday matches, if both are
     # restricted (neither starts with *): "0 9 1 * 1" is the 1st and every Monday. APScheduler
@@ -87,7 +87,23 @@ def _cron(expression: str, tz: ZoneInfo) -> BaseTrigger:
 
         return OrTrigger([cron(day, "*"), cron("*", weekday)]) if either else cron(day, weekday)
     except ValueError as exc:
-        raise SpecError(f"bad cron expression {expression!r}: {exc}") from None
+        raise SpecError(f"cron 表达式「{expression}」有误：{_cron_problem(fields, str(exc))}") from None
+
+
+CRON_FIELD_NAMES = ("分", "时", "日", "月", "星期")
+
+
+def _cron_problem(fields: list[str], detail: str) -> str:
+    """Which of the five fields APScheduler refused, in words (its own message is English)."""
+    if detail.startswith("星期"):  # ours, already in Chinese
+        return detail
+    for name, value, key in zip(CRON_FIELD_NAMES, fields,
+                                ("minute", "hour", "day", "month", "day_of_week"), strict=True):
+        try:
+            CronTrigger(**{key: value})
+        except ValueError:
+            return f"「{name}」一项（{value}）无法识别"
+    return "无法识别，请按 分 时 日 月 星期 的顺序写"
 
 
 def _crontab_weekdays(field: str) -> str:
@@ -108,15 +124,15 @@ def _crontab_weekdays(field: str) -> str:
         start, end, step = match.groups()
         if start == "*":
             if end is not None:
-                raise ValueError(f"weekday {part!r}: a range cannot start with *")
+                raise ValueError(f"星期一项的「{part}」：范围不能以 * 开头")
             first, last = 0, 6
         else:
             first = int(start)
             last = int(end) if end is not None else (6 if step else first)
         if not (0 <= first <= 7 and 0 <= last <= 7) or first > last:
-            raise ValueError(f"weekday {part!r}: use 0-7 (0 and 7 are Sunday), low to high")
+            raise ValueError(f"星期一项的「{part}」：请用 0-7（0 和 7 都是星期日），范围从小到大")
         if step is not None and int(step) < 1:
-            raise ValueError(f"weekday {part!r}: a step must be at least 1")
+            raise ValueError(f"星期一项的「{part}」：间隔至少为 1")
         days += [_CRON_DAY_NAMES[n] for n in range(first, last + 1, int(step or 1))]
     return ",".join(dict.fromkeys(days))
 

@@ -44,9 +44,9 @@ def test_preview_json(services, admin_client):
 @pytest.mark.parametrize(("changes", "message"), [
     ({"kind": "sometimes"}, "请选择发送方式"),
     ({"at": ""}, "请填写发送的日期和时间"),
-    ({"at": "not a date"}, "a one-off schedule needs"),
+    ({"at": "not a date"}, "只发一次需要日期和时间"),
     ({"kind": "daily", "time": ""}, "请填写发送时间"),
-    ({"kind": "daily", "time": "25:00"}, "a time looks like"),
+    ({"kind": "daily", "time": "25:00"}, "时间请写成 时:分"),
     ({"kind": "weekly", "time": "08:00"}, "请至少选择一天"),
     ({"kind": "monthly", "time": "08:00", "day": "32"}, "每月的日期须是 1 到 31"),
     ({"kind": "cron", "cron": "not cron"}, ""),

@@ -242,17 +242,17 @@ def test_next_fires_and_the_crontab_weekday_translation():
 
 
 @pytest.mark.parametrize(("kind", "spec", "says"), [
-    ("daily", {"time": "25:00"}, 'a time looks like "08:30"'),
-    ("daily", {"time": "8点"}, 'a time looks like "08:30"'),
-    ("weekly", {"time": "08:00", "weekdays": []}, "weekly needs weekdays"),
-    ("weekly", {"time": "08:00", "weekdays": ["xyz"]}, "weekly needs weekdays"),
-    ("monthly", {"time": "08:00", "day": 32}, "monthly needs a day of the month"),
-    ("once", {"at": "2026-12-01 25:00"}, 'a one-off schedule needs "at"'),
-    ("cron", {"cron": "0 8 * *"}, "five fields"),
-    ("cron", {"cron": "61 8 * * *"}, "bad cron expression"),
-    ("cron", {"cron": "0 8 * * 8"}, "0 and 7 are Sunday"),
-    ("cron", {"cron": "0 8 * * 5-1"}, "low to high"),
-    ("yearly", {}, "unknown schedule kind"),
+    ("daily", {"time": "25:00"}, "时间请写成 时:分"),
+    ("daily", {"time": "8点"}, "时间请写成 时:分"),
+    ("weekly", {"time": "08:00", "weekdays": []}, "每周发送需要选择星期几"),
+    ("weekly", {"time": "08:00", "weekdays": ["xyz"]}, "每周发送需要选择星期几"),
+    ("monthly", {"time": "08:00", "day": 32}, "每月发送需要 1 到 31"),
+    ("once", {"at": "2026-12-01 25:00"}, "只发一次需要日期和时间"),
+    ("cron", {"cron": "0 8 * *"}, "要有 5 项"),
+    ("cron", {"cron": "61 8 * * *"}, "「分」一项（61）无法识别"),
+    ("cron", {"cron": "0 8 * * 8"}, "0 和 7 都是星期日"),
+    ("cron", {"cron": "0 8 * * 5-1"}, "范围从小到大"),
+    ("yearly", {}, "不支持的发送方式 yearly"),
 ])
 def test_specs_that_cannot_fire_are_refused_with_a_sentence(kind, spec, says):
     with pytest.raises(SpecError, match=says):

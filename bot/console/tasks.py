@@ -245,8 +245,8 @@ def tasks_edit(task_id: int) -> ResponseReturnValue:
                   "due": task.due.isoformat(), "kind": task.kind, "required": task.required,
                   "audience": _audience_value(task.audience)}
         error = None if task.origin == "admin" else (
-            f"这项任务来自内容文件 content/tasks/{task.month}.toml，请修改该文件后运行 "
-            "python -m bot init。")
+            f"这项任务来自内容文件 content/tasks/{task.month}.toml，不能在这里修改："
+            "请系统管理员修改该文件后运行 python -m bot init。")
         return _render_form(task=task, values=values, month=task.month, error=error)
     try:
         fields = _form_fields(branch_scope(), keep_audience=task.audience)
