@@ -32,6 +32,8 @@ ALLOWED |= {
     ("bot/tasks.py", "sets"): "'<column> = ?' for columns checked against EDITABLE",
     ("bot/console/dashboard_data.py", "where"):
         "_branch_sql: ' AND <alias>.branch = ?', the alias a table alias in the code",
+    ("bot/store/members.py", "columns"):
+        "differs: column names checked against UPSERT_FIELDS just above, values bound",
     ("bot/console/members.py", "where"):
         "_query: fixed clauses, column names looped from a fixed tuple, values bound",
 }
