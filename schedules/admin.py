@@ -183,7 +183,12 @@ def audit_facts(schedule_id: int, *, kind: str, spec: dict[str, Any], workdays_o
                 audience: dict[str, Any], content: dict[str, Any]) -> dict[str, Any]:
     """What the audit keeps of a schedule made or changed (bot/audit_text.py reads it back)."""
     return {"schedule": schedule_id, "kind": kind, "spec": spec, "workdays_only": workdays_only,
-            "audience": audience, "content": describe_content(content)[:80]}
+            "audience": audience, "content": _shortened(describe_content(content), 80)}
+
+
+def _shortened(text: str, limit: int) -> str:
+    # The log keeps the start of a long text; the ellipsis says there was more.
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 # Schedules a duplicate is looked for among: a paused one sends again once resumed.
 RUNNING = ("active", "paused")
