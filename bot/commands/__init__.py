@@ -18,6 +18,7 @@ MODULES: tuple[str, ...] = (
     "alerts",
     "tasks",
     "menu",
+    "meetings",
 )
 
 
