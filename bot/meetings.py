@@ -19,20 +19,21 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from bot import audience as audiences
-from bot import delivery
 from bot.holidays import Calendar
-from bot.services import Services
 from bot.store import kv
 from bot.store import meetings as store
 from bot.store import members as store_members
 from bot.store import tasks as store_tasks
 from bot.store.meetings import Meeting, MeetingError
 from bot.store.members import Member
+
+if TYPE_CHECKING:  # handlers import this module, and bot.services imports the handlers
+    from bot.services import Services
 
 REMINDER_AT = time(8, 30)
 SIGN_IN_EARLY = timedelta(minutes=30)   # the code works from 30 minutes before the start
@@ -151,6 +152,8 @@ def send_notices(services: Services) -> None:
 
 
 def _broadcast(services: Services, key: str, text: str, audience: dict[str, Any]) -> None:
+    from bot import delivery  # at call time: see the TYPE_CHECKING import above
+
     delivery.create_broadcast(services, key=key, text=text, audience=audience,
                               fire_at=services.clock.now())
 
@@ -305,8 +308,7 @@ def join(db: sqlite_utils.Database, member: Member, now: datetime) -> str:
     return f"已记录你参加：{meeting.title}\n时间：{when(meeting)}\n地点：{meeting.where}{note}"
 
 
-def ask_leave(services: Services, db: sqlite_utils.Database, member: Member, reason: str,
-              now: datetime) -> str:
+def ask_leave(db: sqlite_utils.Database, member: Member, reason: str, now: datetime) -> str:
     """Inside the message's transaction: records the request; the secretaries' message is
     created by `send_leave_messages` after the commit (see handlers/meetings.py)."""
     reason = reason.strip()
@@ -400,7 +402,8 @@ def sign_in(db: sqlite_utils.Database, member: Member, code: str, now: datetime)
     if paused is not None:
         until = datetime.fromtimestamp(float(paused), now.tzinfo)
         return f"签到码错误次数过多，请于 {until:%H:%M} 后再试，或请支部书记在后台登记。"
-    windowed = [m for m in store.upcoming(db, now - SIGN_IN_EARLY, until=now + SIGN_IN_EARLY)
+    opened = now + SIGN_IN_EARLY + timedelta(seconds=1)  # `until` is exclusive
+    windowed = [m for m in store.upcoming(db, now, until=opened)
                 if m.start - SIGN_IN_EARLY <= now < m.end]
     mine = [m for m in windowed if m.includes(member)]
     match = next((m for m in windowed if m.code == code), None)
@@ -457,7 +460,7 @@ _KIND_WORDS = {"党课": "党课", "主题党日": "主题党日", "党员大会
                "党小组会": "党小组会"}
 _QUESTION = re.compile(r"(什么|哪些|哪天|几点|几号|啥|多会|何时|安排|吗|\?|？|有没有|时间)")
 _MEETING_WORD = re.compile(r"(会议|开会|有会|的会|党课|主题党日|党员大会|支委会|党小组会|三会一课|组织生活|参加哪些会|什么会|哪些会)")
-_LIST_WORDS = ("会议", "会议安排", "我的会议", "近期会议", "组织生活")
+LIST_WORDS = ("会议", "会议安排", "我的会议", "近期会议", "组织生活")
 
 
 @dataclass(frozen=True)
@@ -472,7 +475,7 @@ def parse_question(text: str, now: datetime) -> Question | None:
     """「这周有什么会」「党课什么时候」「我要参加哪些会」 -> a Question; None when the text is
     not about meetings."""
     text = text.strip()
-    if text not in _LIST_WORDS and not (_MEETING_WORD.search(text) and _QUESTION.search(text)):
+    if text not in LIST_WORDS and not (_MEETING_WORD.search(text) and _QUESTION.search(text)):
         return None
     kind = next((k for word, k in _KIND_WORDS.items() if word in text), None)
     today = datetime.combine(now.date(), time(0), now.tzinfo)
