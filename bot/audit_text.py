@@ -242,6 +242,13 @@ ACTIONS: dict[str, Action] = {
     "meeting add": Action("安排会议", _meeting),          # the CLI's codes
     "meeting edit": Action("修改会议", _meeting_edited),
     "meeting cancel": Action("取消会议", _meeting),
+    "meeting.add": Action("安排会议", _meeting),          # the console's
+    "meeting.edit": Action("修改会议", _meeting_edited),
+    "meeting.cancel": Action("取消会议", _meeting),
+    "meeting.minutes": Action("填写会议记录", _meeting),
+    "meeting.attendance": Action("登记出勤", _meeting),
+    "meeting.leave": Action("审批请假", _meeting_leave),
+    "meeting.download": Action("下载组织生活台账", _meeting_download),
 }
 UNKNOWN = Action("其他操作")
 

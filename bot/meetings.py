@@ -569,7 +569,14 @@ def quarter_name(day: date) -> str:
 
 
 def compliance(db: sqlite_utils.Database, branch: str, now: datetime) -> list[Requirement]:
-    start, end = quarter_of(now.date())
+    """This quarter's requirements for the branch, as of now."""
+    return compliance_between(db, branch, quarter_of(now.date())[0], now)
+
+
+def compliance_between(db: sqlite_utils.Database, branch: str, start: date,
+                       now: datetime) -> list[Requirement]:
+    """The requirements of the quarter starting `start`: held = started by `now`."""
+    start, end = quarter_of(start)
     tz = now.tzinfo
     held_in = store.between(db, datetime.combine(start, time(0), tz),
                             datetime.combine(end, time(0), tz), branch=branch,

@@ -61,7 +61,8 @@ from bot.services import Services
 PAGES: tuple[str, ...] = ("auth", "reasons", "dashboard", "members", "schedules", "users",
                          "audit_log",
                          "labels",
-                         "content", "tasks", "reports")
+                         "content", "tasks", "reports",
+                         "meetings")
 
 
 class _Int64Converter(IntegerConverter):
