@@ -154,6 +154,7 @@ def meetings_show(meeting_id: int) -> ResponseReturnValue:
         materials=domain.material_lines(db(), meeting)[1:],
         code_open=opens <= now < meeting.end and not meeting.cancelled,
         opens=opens, started=meeting.start <= now, ended=meeting.end <= now,
+        marking=opens <= now and not meeting.cancelled,
         audience=_audience_label(meeting))
 
 
