@@ -12,9 +12,16 @@ bare 「签到」 stays the daily 打卡.
 
 from __future__ import annotations
 
+import json
+import re
+
+from bot import audience as audiences
 from bot import meetings
+from bot.audit_text import meeting_facts
 from bot.context import Context
 from bot.messages import Inbound, Reply
+from bot.store import audit, kv
+from bot.store import meetings as store
 from bot.store.meetings import CODE_DIGITS, MeetingError
 from handlers.router import router
 
@@ -71,3 +78,98 @@ def list_meetings(inbound: Inbound, ctx: Context) -> Reply:
     reply = meeting_question(inbound, ctx)
     assert reply is not None
     return reply
+
+
+# --- an admin's or secretary's 会议 command: preview, then 确认 (as 定时 in handlers/admin.py) ----
+
+PENDING_TTL_S = 600
+MEETING_HELP = ("格式：会议 月-日 开始-结束 类型 名称 地点\n"
+                "例如：会议 12-03 14:30-16:00 党课 学习党的二十届四中全会精神 三楼会议室\n"
+                f"类型：{'、'.join(store.KINDS)}；对象是你所在支部的全体党员（其他对象请在管理后台安排）。")
+_COMMAND = re.compile(r"(?P<day>\S+)\s+(?P<start>\d{1,2}[:：]\d{2})\s*[-—~至到]\s*"
+                      r"(?P<end>\d{1,2}[:：]\d{2})\s+(?P<kind>\S+)\s+(?P<title>\S+)\s+(?P<place>.+)")
+
+
+def _pending_key(ctx: Context) -> str:
+    assert ctx.member is not None
+    return f"pending_meeting:{ctx.member.id}"
+
+
+@router.text(pattern=r"(?:安排)?会议\s+(?P<rest>.+)", admin_only=True)
+def plan_meeting(inbound: Inbound, ctx: Context) -> Reply:
+    assert ctx.member is not None and ctx.match is not None
+    found = _COMMAND.fullmatch(ctx.match.group("rest").strip())
+    if found is None:
+        return Reply(f"没看懂这条会议安排。\n{MEETING_HELP}")
+    from handlers.admin import FORMAT_HELP, _when
+
+    start = _when(ctx, found["day"], found["start"].replace("：", ":"))
+    if isinstance(start, str):  # its wording is 定时's: name the 会议 format instead
+        return Reply(start.replace(FORMAT_HELP, MEETING_HELP))
+    end = start.replace(hour=int(found["end"].replace("：", ":").split(":")[0]),
+                        minute=int(found["end"].replace("：", ":").split(":")[1]))
+    fields = {"branch": ctx.member.branch, "kind": found["kind"], "title": found["title"],
+              "start": start.isoformat(), "end": end.isoformat(), "place": found["place"]}
+    try:
+        preview = _checked(ctx, fields)
+    except MeetingError as exc:
+        return Reply(f"{exc}\n{MEETING_HELP}")
+    kv.put(ctx.db, _pending_key(ctx), json.dumps(fields, ensure_ascii=False),
+           ctx.clock.timestamp() + PENDING_TTL_S)
+    size = len(audiences.members_of(ctx.db, preview.audience))
+    return Reply("请确认这次会议：\n" + "\n".join(meetings.summary(ctx.db, preview)[:3])
+                 + f"\n对象：{ctx.member.branch}全体党员（{size} 人）\n"
+                 "确认后立即向参会党员发出会议通知。\n回复「确认」安排，回复「放弃」作废（10 分钟内有效）。")
+
+
+def _checked(ctx: Context, fields: dict) -> store.Meeting:
+    """Every check store.add makes, on a savepoint that is rolled back: the preview is the
+    meeting as it would be, and nothing is written."""
+    ctx.db.execute("SAVEPOINT meeting_preview")
+    try:
+        return store.add(ctx.db, now=ctx.clock.now(), created_by="preview", **fields)
+    finally:
+        ctx.db.execute("ROLLBACK TO meeting_preview")
+        ctx.db.execute("RELEASE meeting_preview")
+
+
+def confirm_pending(ctx: Context) -> Reply | None:
+    """确认 of a previewed meeting (handlers/admin.py asks here when no 定时 waits); None when
+    no meeting waits either."""
+    assert ctx.member is not None
+    stored = kv.get(ctx.db, _pending_key(ctx), ctx.clock.timestamp())
+    if stored is None:
+        return None
+    kv.delete(ctx.db, _pending_key(ctx))
+    try:
+        meeting = store.add(ctx.db, now=ctx.clock.now(), created_by=f"chat:{ctx.member.name}",
+                            **json.loads(stored))
+    except MeetingError as exc:
+        return Reply(f"会议未安排：{exc}")
+    audit.record(ctx.db, actor=f"chat:{ctx.member.name}", action="meeting add",
+                 detail=meeting_facts(meeting), at=ctx.clock.now())
+    return Reply(f"已安排会议 #{meeting.id}：{meeting.title}（{meetings.when(meeting)}），"
+                 f"会议通知将在一分钟内发出。签到码 {meeting.code}，请在会场公布。\n"
+                 f"发送「取消会议 {meeting.id}」可以取消。")
+
+
+def discard_pending(ctx: Context) -> bool:
+    """放弃: drops a previewed meeting; True if there was one."""
+    had = kv.get(ctx.db, _pending_key(ctx), ctx.clock.timestamp()) is not None
+    kv.delete(ctx.db, _pending_key(ctx))
+    return had
+
+
+@router.text(pattern=r"取消会议\s*#?(?P<id>\d{1,9})", admin_only=True)
+def cancel_meeting(inbound: Inbound, ctx: Context) -> Reply:
+    assert ctx.member is not None and ctx.match is not None
+    meeting = store.get(ctx.db, int(ctx.match.group("id")))
+    if meeting is None or (ctx.member.role == "secretary" and meeting.branch != ctx.member.branch):
+        return Reply(f"没有编号为 {ctx.match.group('id')} 的会议。")
+    try:
+        store.cancel(ctx.db, meeting.id, now=ctx.clock.now())
+    except MeetingError as exc:
+        return Reply(str(exc))
+    audit.record(ctx.db, actor=f"chat:{ctx.member.name}", action="meeting cancel",
+                 detail=meeting_facts(meeting), at=ctx.clock.now())
+    return Reply(f"已取消会议 #{meeting.id}：{meeting.title}。已收到通知的党员会收到取消通知。")
