@@ -421,6 +421,22 @@ def sign_in(db: sqlite_utils.Database, member: Member, code: str, now: datetime)
     return _wrong_code(db, member, now)
 
 
+def sign_in_without_code(db: sqlite_utils.Database, member: Member, now: datetime) -> str:
+    """The WeCom menu's 会议签到: the member is who WeCom says (their userid from the roster), so
+    their one meeting in its sign-in window is signed without a code. Several at once: the
+    code tells them apart."""
+    paused = kv.get(db, f"signin-paused:{member.id}", now.timestamp())
+    if paused is not None:
+        return sign_in(db, member, "", now)
+    opened = now + SIGN_IN_EARLY + timedelta(seconds=1)
+    mine = [m for m in store.upcoming(db, now, until=opened)
+            if m.start - SIGN_IN_EARLY <= now < m.end and m.includes(member)]
+    if len(mine) != 1:
+        return (_no_window_answer(db, member, "", now) if not mine else
+                "现在有几个会议可以签到，请发送「签到 签到码」（签到码在会场公布）。")
+    return sign_in(db, member, mine[0].code, now)
+
+
 def _no_window_answer(db: sqlite_utils.Database, member: Member, code: str,
                       now: datetime) -> str:
     later = next_meeting(db, member, now)

@@ -37,6 +37,16 @@ def sign_in(inbound: Inbound, ctx: Context) -> Reply:
     return Reply(meetings.sign_in(ctx.db, ctx.member, code, ctx.clock.now()))
 
 
+@router.text("会议签到")
+def menu_sign_in(inbound: Inbound, ctx: Context) -> Reply:
+    """The WeCom menu button (handlers/events.py MENU_KEYS): WeCom vouches for the member. On
+    the Official Account or the sandbox the code is still needed."""
+    assert ctx.member is not None
+    if ctx.channel != "wecom":
+        return Reply("请发送「签到 签到码」签到（签到码在会场公布），例如「签到 1234」。")
+    return Reply(meetings.sign_in_without_code(ctx.db, ctx.member, ctx.clock.now()))
+
+
 @router.text(*JOIN_WORDS)
 def join(inbound: Inbound, ctx: Context) -> Reply:
     assert ctx.member is not None

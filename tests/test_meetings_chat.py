@@ -158,3 +158,34 @@ def test_sign_in_over_real_http_to_the_wecom_webhook(make_services, clock) -> No
     assert answer == "签到成功：十一月主题党日\n李红梅，签到时间 09:00。"
     assert again == answer  # the platform's retry: the remembered reply, nothing twice
     assert store.answers(services.store.db, meeting.id)[LI].signed_at == clock.now()
+
+
+def test_the_wecom_menu_button_signs_in_during_the_window_only(make_services, clock) -> None:
+    from bot.conversation import handle_inbound
+    from bot.messages import Inbound
+
+    services = make_services(wecom=WECOM_TEST)
+    with services.store.transaction() as db:
+        members.bind_identity(db, channel="wecom", external_id="lihongmei", member_id=LI,
+                              now=clock.now())
+        meeting = store.add(db, branch="第一党支部", kind="党小组会", title="综合处党小组会",
+                            now=clock.now(), start=at(11, 23, 10), end=at(11, 23, 11),
+                            place="综合处", audience={"groups": ["第一党支部/综合处党小组"]})
+
+    def click(key: str) -> str:
+        inbound = Inbound("wecom", "lihongmei", "event", "", f"click-{clock.timestamp()}",
+                          clock.now(), event="click", event_key=key)
+        return handle_inbound(services, inbound).text
+
+    assert click("MEETING_SIGNIN").startswith("现在不在签到时间。「综合处党小组会」的签到从 11月23日 09:30")
+    clock.set(at(11, 23, 9, 45))
+    assert click("MEETING_SIGNIN") == "签到成功：综合处党小组会\n李红梅，签到时间 09:45。"
+    clock.set(at(11, 23, 9, 50))
+    assert click("MEETING_SIGNIN") == "你已于 09:45 签到「综合处党小组会」，无需重复。"
+    assert store.answers(services.store.db, meeting.id)[LI].signed_at == at(11, 23, 9, 45)
+
+
+def test_the_menu_words_from_the_sandbox_still_need_the_code(services, lesson, clock) -> None:
+    clock.set(at(11, 26, 14, 40))
+    assert say(services, LI, "会议签到").startswith("请发送「签到 签到码」签到")
+    assert store.answer_of(services.store.db, lesson.id, LI) is None
