@@ -619,12 +619,28 @@ def _group_rows(db: sqlite_utils.Database, branch: str, meetings: list[Meeting],
     return rows
 
 
+@dataclass(frozen=True)
+class QuarterWarning:
+    branch: str
+    quarter: str           # 2026年第4季度
+    days_left: int
+    missing: list[Requirement]
+
+    @property
+    def heading(self) -> str:
+        return f"{self.branch}：{self.quarter}还剩 {self.days_left} 天，以下组织生活还没有达到要求"
+
+
 def quarter_warnings(db: sqlite_utils.Database, branches: Iterable[str], now: datetime, *,
-                     within_days: int = 21) -> list[str]:
-    """For 概览: in the quarter's last `within_days` days, each requirement not met yet."""
+                     within_days: int = 21) -> list[QuarterWarning]:
+    """For 概览: in the quarter's last `within_days` days, each branch's requirements not met."""
     _start, end = quarter_of(now.date())
     left = (end - now.date()).days
     if left > within_days:
         return []
-    return [f"{branch}{r.sentence}（{quarter_name(now.date())}还剩 {left} 天）"
-            for branch in branches for r in compliance(db, branch, now) if not r.met]
+    found = []
+    for branch in branches:
+        missing = [r for r in compliance(db, branch, now) if not r.met]
+        if missing:
+            found.append(QuarterWarning(branch, quarter_name(now.date()), left, missing))
+    return found

@@ -191,7 +191,8 @@ def test_the_dashboard_warns_before_the_quarter_ends(services, secretary, clock)
     assert "组织生活提醒" not in text(secretary.get("/admin/"))  # 2026-11-23: weeks left
     jump(clock, secretary, "shuji1", at(12, 15, 9))
     page = text(secretary.get("/admin/"))
-    assert "第一党支部本季度党课：已开 0 次，应开至少 1 次（2026年第4季度还剩 17 天）" in page
+    assert "第一党支部：2026年第4季度还剩 17 天，以下组织生活还没有达到要求" in page
+    assert "<li>本季度党课：已开 0 次，应开至少 1 次</li>" in page
     assert "第二党支部" not in page.split("组织生活提醒")[1].split("</section>")[0]
 
 

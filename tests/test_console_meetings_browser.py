@@ -90,3 +90,22 @@ def test_meeting_pages_render_at_phone_and_desktop_widths(live_server, new_page,
         if shots:
             name = path.split("?")[0].strip("/").replace("/", "-")
             page.screenshot(path=str(Path(shots) / f"{name}-{width}.png"), full_page=True)
+
+
+@DEVICES
+def test_the_dashboard_warning_fits_and_links_to_the_page(live_server, new_page, services,
+                                                          clock, device) -> None:
+    clock.set(at(12, 15, 9))
+    page = open_console(new_page, services, live_server, device, name="shuji1",
+                        role="secretary", branch="第一党支部")
+    width = device["viewport"]["width"]
+    check_layout(page, width, "概览", "#meeting-warnings")
+    expect(page.locator("#meeting-warnings .flash")).to_have_text(
+        "第一党支部：2026年第4季度还剩 17 天，以下组织生活还没有达到要求")
+    expect(page.locator("#meeting-warnings li", has_text="党课")).to_have_text(
+        "本季度党课：已开 0 次，应开至少 1 次")
+    shots = os.environ.get("QINGFENG_SHOTS")
+    if shots:
+        page.screenshot(path=str(Path(shots) / f"dashboard-warning-{width}.png"), full_page=True)
+    page.get_by_role("link", name="去组织生活页面安排").click()
+    expect(page.locator("h1")).to_have_text("组织生活 · 第一党支部")

@@ -135,9 +135,11 @@ def test_a_quarter_of_organisational_life(make_services, clock) -> None:
         assert table == {"支部党员大会": (1, 0, 1), "支委会": (0, 0, 3),
                          "党小组会（综合处党小组）": (0, 0, 3), "党小组会（财务处党小组）": (0, 0, 3),
                          "党课": (1, 0, 1), "主题党日": (2, 1, 3)}
-        warnings = domain.quarter_warnings(services.store.db, ["第一党支部"], clock.now())
-        assert "第一党支部本季度支委会：已开 0 次，应开至少 3 次（2026年第4季度还剩 17 天）" in warnings
-        assert not [w for w in warnings if "党课" in w]
+        [warning] = domain.quarter_warnings(services.store.db, ["第一党支部"], clock.now())
+        assert (warning.branch, warning.days_left) == ("第一党支部", 17)
+        sentences = [r.sentence for r in warning.missing]
+        assert "本季度支委会：已开 0 次，应开至少 3 次" in sentences
+        assert not [s for s in sentences if "党课" in s or "党员大会" in s]
         clock.set(at(12, 18, 8, 30))
         runner.tick()
         clock.set(at(12, 18, 15, 1))

@@ -37,7 +37,7 @@ def dashboard() -> ResponseReturnValue:
     )
 
 
-def _meeting_warnings(scope: str | None) -> list[str]:
+def _meeting_warnings(scope: str | None) -> list:
     """组织生活 requirements not met yet, in the quarter's last weeks (bot/meetings.py)."""
     from bot import meetings
     from bot.store import members
