@@ -26,51 +26,55 @@ from bot.store.meetings import CODE_DIGITS, MeetingError
 from handlers.router import router
 
 JOIN_WORDS = ("参加", "参会", "我参加", "确认参加", "报名参加", "我要参加", "参加会议")
+MENU_SIGN_IN = "会议签到"  # the WeCom menu button's words (handlers/events.py MENU_KEYS)
+# The member's commands are one route (and so one line of 帮助): 签到 1234, 请假 理由, 参加,
+# 会议, 会议签到. The questions (「这周有什么会」) are the guess below.
+MEMBER_PATTERN = r"签到\s*[:：]?\s*(?P<code>\d{1,12})|请假(?:\s*[:：,，]?\s*(?P<reason>.+))?"
+
+try:  # the registry's help lines (handlers/router.py HelpLine), where this release has them
+    from handlers.router import HelpLine  # type: ignore[attr-defined]
+except ImportError:  # an older registry: handlers/help.py's MENU names the commands instead
+    HelpLine = None
 
 
-@router.text(pattern=r"签到\s*[:：]?\s*(?P<code>\d{1,12})")
-def sign_in(inbound: Inbound, ctx: Context) -> Reply:
-    assert ctx.member is not None and ctx.match is not None
-    code = ctx.match.group("code")
+def _help(order: int, label: str, text: str) -> dict:
+    """`help=HelpLine(...)` for router.text when the registry takes it (see the import)."""
+    return {"help": HelpLine(order, label, text)} if HelpLine is not None else {}
+
+
+@router.text(*JOIN_WORDS, *meetings.LIST_WORDS, MENU_SIGN_IN, pattern=MEMBER_PATTERN,
+             **_help(75, "会议", "「会议」「参加」「请假 理由」「签到 1234」"))
+def meeting_command(inbound: Inbound, ctx: Context) -> Reply:
+    assert ctx.member is not None
+    text = inbound.normalised_text
+    if ctx.match is not None and ctx.match.group("code"):
+        return _sign_in(ctx, ctx.match.group("code"))
+    if text.startswith("请假"):
+        reason = (ctx.match.group("reason") if ctx.match else "") or ""
+        return Reply(meetings.ask_leave(ctx.db, ctx.member, reason, ctx.clock.now()))
+    if text == MENU_SIGN_IN:
+        return _menu_sign_in(ctx)
+    if text in JOIN_WORDS:
+        return Reply(meetings.join(ctx.db, ctx.member, ctx.clock.now()))
+    reply = meeting_question(inbound, ctx)  # 会议, 会议安排, 我的会议, ...
+    assert reply is not None
+    return reply
+
+
+def _sign_in(ctx: Context, code: str) -> Reply:
+    assert ctx.member is not None
     if len(code) != CODE_DIGITS:
         return Reply(f"签到码是 {CODE_DIGITS} 位数字，请核对会场公布的签到码，发送「签到 1234」这样。")
     return Reply(meetings.sign_in(ctx.db, ctx.member, code, ctx.clock.now()))
 
 
-@router.text("会议签到")
-def menu_sign_in(inbound: Inbound, ctx: Context) -> Reply:
-    """The WeCom menu button (handlers/events.py MENU_KEYS): WeCom vouches for the member. On
-    the Official Account or the sandbox the code is still needed."""
+def _menu_sign_in(ctx: Context) -> Reply:
+    """The WeCom menu button: WeCom vouches for the member. On the Official Account or the
+    sandbox the code is still needed."""
     assert ctx.member is not None
     if ctx.channel != "wecom":
         return Reply("请发送「签到 签到码」签到（签到码在会场公布），例如「签到 1234」。")
     return Reply(meetings.sign_in_without_code(ctx.db, ctx.member, ctx.clock.now()))
-
-
-@router.text(*JOIN_WORDS)
-def join(inbound: Inbound, ctx: Context) -> Reply:
-    assert ctx.member is not None
-    return Reply(meetings.join(ctx.db, ctx.member, ctx.clock.now()))
-
-
-@router.text("请假", pattern=r"请假\s*[:：,，]?\s*(?P<reason>.+)")
-def ask_leave(inbound: Inbound, ctx: Context) -> Reply:
-    assert ctx.member is not None
-    reason = ctx.match.group("reason") if ctx.match else ""
-    return Reply(meetings.ask_leave(ctx.db, ctx.member, reason, ctx.clock.now()))
-
-
-@router.text(pattern=r"(?P<no>不)?(?:准假|同意请假|批准请假)\s*(?P<id>\d{1,9})", admin_only=True)
-def decide_leave(inbound: Inbound, ctx: Context) -> Reply:
-    assert ctx.member is not None and ctx.match is not None
-    # A branch secretary decides for their own branch; a 党务干部 (role admin) for every one.
-    branch = ctx.member.branch if ctx.member.role == "secretary" else None
-    try:
-        return Reply(meetings.decide_leave(
-            ctx.db, int(ctx.match.group("id")), approve=not ctx.match.group("no"),
-            by=ctx.member.name, branch=branch, now=ctx.clock.now()))
-    except MeetingError as exc:
-        return Reply(str(exc))
 
 
 @router.guess
@@ -83,11 +87,18 @@ def meeting_question(inbound: Inbound, ctx: Context) -> Reply | None:
     return Reply(meetings.answer_question(ctx.db, ctx.member, question, now))
 
 
-@router.text(*meetings.LIST_WORDS)
-def list_meetings(inbound: Inbound, ctx: Context) -> Reply:
-    reply = meeting_question(inbound, ctx)
-    assert reply is not None
-    return reply
+@router.text(pattern=r"(?P<no>不)?(?:准假|同意请假|批准请假)\s*(?P<id>\d{1,9})", admin_only=True,
+             **_help(106, "请假审批（管理员）", "「准假 1」「不准假 1」"))
+def decide_leave(inbound: Inbound, ctx: Context) -> Reply:
+    assert ctx.member is not None and ctx.match is not None
+    # A branch secretary decides for their own branch; a 党务干部 (role admin) for every one.
+    branch = ctx.member.branch if ctx.member.role == "secretary" else None
+    try:
+        return Reply(meetings.decide_leave(
+            ctx.db, int(ctx.match.group("id")), approve=not ctx.match.group("no"),
+            by=ctx.member.name, branch=branch, now=ctx.clock.now()))
+    except MeetingError as exc:
+        return Reply(str(exc))
 
 
 # --- an admin's or secretary's 会议 command: preview, then 确认 (as 定时 in handlers/admin.py) ----
@@ -105,7 +116,8 @@ def _pending_key(ctx: Context) -> str:
     return f"pending_meeting:{ctx.member.id}"
 
 
-@router.text(pattern=r"(?:安排)?会议\s+(?P<rest>.+)", admin_only=True)
+@router.text(pattern=r"(?:安排)?会议\s+(?P<rest>.+)", admin_only=True,
+             **_help(105, "会议（管理员）", "「会议 日期 起止时间 类型 名称 地点」"))
 def plan_meeting(inbound: Inbound, ctx: Context) -> Reply:
     assert ctx.member is not None and ctx.match is not None
     found = _COMMAND.fullmatch(ctx.match.group("rest").strip())
@@ -170,7 +182,8 @@ def discard_pending(ctx: Context) -> bool:
     return had
 
 
-@router.text(pattern=r"取消会议\s*#?(?P<id>\d{1,9})", admin_only=True)
+@router.text(pattern=r"取消会议\s*#?(?P<id>\d{1,9})", admin_only=True,
+             **_help(107, "取消会议（管理员）", "「取消会议 1」"))
 def cancel_meeting(inbound: Inbound, ctx: Context) -> Reply:
     assert ctx.member is not None and ctx.match is not None
     meeting = store.get(ctx.db, int(ctx.match.group("id")))
