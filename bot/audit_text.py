@@ -71,6 +71,12 @@ def task_facts(task: Any) -> dict[str, Any]:
             "title": task.title, "due": task.due.isoformat(), "audience": task.audience}
 
 
+def meeting_facts(meeting: Any) -> dict[str, Any]:
+    """What the audit keeps of a meeting (bot.store.meetings.Meeting), from the console or CLI."""
+    return {"meeting": meeting.id, "kind": meeting.kind, "title": meeting.title,
+            "branch": meeting.branch, "start": meeting.start.strftime("%Y-%m-%d %H:%M")}
+
+
 def member_facts(member: Any) -> dict[str, Any]:
     """What the audit keeps of a member (bot.store.members.Member) an admin acted on."""
     return {"member": member.id, "name": member.name, "branch": member.branch}
@@ -116,6 +122,27 @@ def _task_added(f: Facts) -> str:
 def _task_edited(f: Facts) -> str:
     fields = [TASK_FIELD_NAMES.get(name, "其他") for name in f.get("fields", ())]
     return _task(f) + (f"：改了{'、'.join(dict.fromkeys(fields))}" if fields else "（无变化）")
+
+
+def _meeting(f: Facts) -> str:
+    return f"{f.get('branch', '')}{f.get('start', '')[5:]}【{f.get('kind', '会议')}】{f.get('title', '')}"
+
+
+def _meeting_edited(f: Facts) -> str:
+    names = {"kind": "类型", "title": "名称", "audience": "参会对象", "start": "开始时间",
+             "end": "结束时间", "place": "地点", "link": "线上链接", "agenda": "议程",
+             "speaker": "主讲人", "materials": "学习材料", "notice_days": "提前通知天数"}
+    fields = [names.get(n, n) for n in f.get("fields", ())]
+    return _meeting(f) + (f"：改了{'、'.join(fields)}" if fields else "")
+
+
+def _meeting_leave(f: Facts) -> str:
+    verdict = "同意" if f.get("approve") else "不同意"
+    return _meeting(f) + f"：{verdict}{f.get('name', '')}的请假"
+
+
+def _meeting_download(f: Facts) -> str:
+    return f"{f.get('year', '')}年，{f.get('branch') or '全部支部'}，{f.get('format', '')}"
 
 
 def _tasks_import(f: Facts) -> str:
@@ -241,6 +268,16 @@ ACTIONS: dict[str, Action] = {
     "vote close": Action("提前结束评选", _vote),
     "vote remind": Action("提醒未投票党员", _vote),
     "vote tally download": Action("下载计票结果", _vote),
+    "meeting add": Action("安排会议", _meeting),          # the CLI's codes
+    "meeting edit": Action("修改会议", _meeting_edited),
+    "meeting cancel": Action("取消会议", _meeting),
+    "meeting.add": Action("安排会议", _meeting),          # the console's
+    "meeting.edit": Action("修改会议", _meeting_edited),
+    "meeting.cancel": Action("取消会议", _meeting),
+    "meeting.minutes": Action("填写会议记录", _meeting),
+    "meeting.attendance": Action("登记出勤", _meeting),
+    "meeting.leave": Action("审批请假", _meeting_leave),
+    "meeting.download": Action("下载组织生活台账", _meeting_download),
 }
 UNKNOWN = Action("其他操作")
 

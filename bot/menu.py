@@ -16,7 +16,7 @@ from handlers.events import MENU_KEYS
 LAYOUT: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("打卡", (("打卡", "CHECKIN"),)),
     ("学习", (("今日纪法", "READING"), ("本月任务", "TASKS"), ("每日一题", "QUIZ"))),
-    ("我的", (("我的进度", "STATS"), ("帮助", "HELP"))),
+    ("我的", (("我的进度", "STATS"), ("会议签到", "MEETING_SIGNIN"), ("帮助", "HELP"))),
 )
 # The platforms' limits: 3 top-level buttons of at most 16 bytes (4 Chinese characters), each
 # with at most 5 sub-buttons of at most 60 bytes.

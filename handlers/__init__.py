@@ -7,12 +7,15 @@ the broad natural-language patterns later; the fallback answers the rest.
 from handlers import (  # noqa: F401  (importing registers their routes)
     admin,
     bind,
-    checkin,
-    events,
-    help,
-    quiz,
-    votes,
 )
+
+# isort: split
+# meetings before checkin: 「签到 1234」 is a meeting sign-in (a bare 「签到」 stays 打卡); its
+# question guess is narrow (a meeting word and a question word) and precedes the task guess.
+from handlers import meetings  # noqa: F401
+
+# isort: split
+from handlers import checkin, events, help, quiz, votes  # noqa: F401
 
 # isort: split
 # tasks before readings: task questions ("第二项在哪里看") must reach the task guess before the

@@ -70,7 +70,9 @@ def _duplicate_line(ctx: Context, pending: dict) -> str:
 def confirm(inbound: Inbound, ctx: Context) -> Reply:
     stored = kv.get(ctx.db, _pending_key(ctx), ctx.clock.timestamp())
     if stored is None:
-        return Reply("没有待确认的定时消息（或已超过 10 分钟）。")
+        from handlers.meetings import confirm_pending  # a previewed 会议 (handlers/meetings.py)
+
+        return confirm_pending(ctx) or Reply("没有待确认的定时消息（或已超过 10 分钟）。")
     pending = json.loads(stored)
     spec = {"at": pending["at"]}
     content = {"text": pending["text"]}
@@ -99,6 +101,10 @@ def confirm(inbound: Inbound, ctx: Context) -> Reply:
 
 @router.text("放弃", "不发了", admin_only=True)
 def discard(inbound: Inbound, ctx: Context) -> Reply:
+    from handlers.meetings import discard_pending
+
+    if kv.get(ctx.db, _pending_key(ctx), ctx.clock.timestamp()) is None and discard_pending(ctx):
+        return Reply("已放弃这次会议安排。")
     kv.delete(ctx.db, _pending_key(ctx))
     return Reply("已放弃这条定时消息。")
 

@@ -21,7 +21,8 @@ from handlers.router import router
 
 # Custom-menu keys (configured on the platform) and the command each one stands for.
 MENU_KEYS = {"CHECKIN": "打卡", "STATS": "我的", "HELP": "帮助", "TASKS": "本月任务",
-             "QUIZ": "每日一题", "READING": "今日纪法"}
+             "QUIZ": "每日一题", "READING": "今日纪法",
+             "MEETING_SIGNIN": "会议签到"}  # handlers/meetings.py
 
 WHAT_I_UNDERSTAND = "我目前只能读懂文字消息。发送「打卡」记录学习，发送「我的」查看进度，发送「帮助」查看全部功能。"
 

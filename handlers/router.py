@@ -84,8 +84,9 @@ class Router:
 
     def help_lines(self, *, admin: bool = False) -> list[HelpLine]:
         """The lines of 帮助 in order: the member commands, and the admin ones for an admin."""
-        lines = [r.help for r in self.text_routes
-                 if r.help is not None and (admin or not r.admin_only)]
+        # Two commands of one feature may share a line (投票 and 我的投票): listed once.
+        lines = dict.fromkeys(r.help for r in self.text_routes
+                              if r.help is not None and (admin or not r.admin_only))
         return sorted(lines, key=lambda line: line.order)
 
     def event(self, *names: str, needs_member: bool = False) -> Callable[[Handler], Handler]:

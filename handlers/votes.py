@@ -16,6 +16,9 @@ from bot.store import votes as store_votes
 from bot.store.votes import Vote
 from handlers.router import HelpLine, router
 
+# One line for both commands: the menu has to fit a phone screen.
+VOTES_HELP = HelpLine(76, "评选", "「投票」看候选人，「投票 3」「推荐 张伟」，「我的投票」")
+
 COMMAND = r"(?P<verb>投票|推荐)\s*(?:#\s*(?P<vote>\d{1,9}))?\s*[:：]?\s*(?P<words>.*)"
 MINE = ("我的投票", "我的推荐", "查看投票", "投票记录")
 # One choice: a name, optionally with its branch in brackets (「张伟（第一党支部）」, NFKC-folded).
@@ -28,7 +31,7 @@ def _secret(text: str) -> Reply:
 
 
 # 「我的投票」 before the command pattern, which would read 「投票记录」 as a vote for “记录”.
-@router.text(*MINE, help=HelpLine(76, "我的投票", "「我的投票」看自己的选择"))
+@router.text(*MINE, help=VOTES_HELP)
 def my_vote(inbound: Inbound, ctx: Context) -> Reply:
     assert ctx.member is not None
     now = ctx.clock.now()
@@ -41,7 +44,7 @@ def my_vote(inbound: Inbound, ctx: Context) -> Reply:
 
 
 @router.text(pattern=COMMAND,
-             help=HelpLine(75, "评选", "「投票」看候选人，「投票 3」或「推荐 张伟」"))
+             help=VOTES_HELP)
 def vote_command(inbound: Inbound, ctx: Context) -> Reply:
     assert ctx.match is not None and ctx.member is not None
     now = ctx.clock.now()

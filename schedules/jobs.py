@@ -216,6 +216,15 @@ def fire_nudges(services: Services) -> None:
     _mark_handled(services, "nudges", now)
 
 
+def fire_meetings(services: Services) -> None:
+    """组织生活: notices, morning reminders, changes, cancellations, 补学 tasks and leave
+    messages (bot/meetings.py); each has its own broadcast key, so every tick may run it."""
+    from bot import meetings
+
+    meetings.send_notices(services)
+    meetings.send_leave_messages(services)
+
+
 def _per_branch(body: str) -> delivery.TextFor:
     def text(recipient: Recipient) -> str:
         return body.format(branch=f"{recipient.branch}党支部" if not recipient.branch.endswith(
@@ -277,6 +286,6 @@ def fire_votes(services: Services) -> None:
 def default_jobs() -> list[Callable[[Services], None]]:
     """In order: decide what is due, then send it."""
     return [fire_admin_schedules, fire_daily_reading, fire_reminders, fire_nudges,
-            fire_political_birthdays, fire_votes, drain_deliveries]
+            fire_political_birthdays, fire_votes, fire_meetings, drain_deliveries]
 
 

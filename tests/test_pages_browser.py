@@ -26,6 +26,7 @@ from bot import votes
 from bot.clock import SHANGHAI, SettableClock
 from bot.services import Services
 from bot.store import alerts, checkins
+from bot.store import meetings as store_meetings
 from bot.store import members as store_members
 from bot.store import tasks as store_tasks
 from schedules import admin
@@ -61,6 +62,10 @@ PAGES: list[tuple[str, str]] = [
     ("quiz", "/admin/content/quiz"),
     ("reports", "/admin/reports"),
     ("daily-push", "/admin/schedules/daily"),
+    ("meetings", "/admin/meetings"),
+    ("meeting-new", "/admin/meetings/new"),
+    ("meeting", "/admin/meetings/{meeting}"),
+    ("meeting-edit", "/admin/meetings/{meeting}/edit"),
     ("votes", "/admin/votes"),
     ("vote-new", "/admin/votes/new"),
     ("vote", "/admin/votes/{vote}"),
@@ -251,8 +256,13 @@ def demo_console(services: Services) -> dict[str, int]:
         title="第四季度共产党员先锋岗", audience={"branches": ["第一党支部"]},
         candidates=[f"#{m.id}" for m in first_branch[:3]], choices=1, opens_at=now,
         closes_at=now + timedelta(days=7), changeable=False), actor=actor)
+    with services.store.transaction() as db:
+        meeting = store_meetings.add(
+            db, branch="第一党支部", kind="党课", title="学习新修订的纪律处分条例", place="三楼会议室",
+            start=datetime(2026, 12, 10, 14, 30, tzinfo=SHANGHAI),
+            end=datetime(2026, 12, 10, 16, 0, tzinfo=SHANGHAI), now=now)
     reading = services.store.db.execute("SELECT id FROM readings ORDER BY id LIMIT 1").fetchone()
-    return {"schedule": daily, "task": own_task.id, "file_task": december[0].id,
+    return {"meeting": meeting.id, "schedule": daily, "task": own_task.id, "file_task": december[0].id,
             "reading": reading[0], "vote": vote}
 
 
@@ -362,6 +372,7 @@ def test_every_console_page_is_walked(app) -> None:
     walked |= {"/admin/login", "/admin/members/import"}
     not_pages = {"/admin/reports/<month>.xlsx", "/admin/reports/<month>.csv",
                  "/admin/votes/<int:vote_id>/tally.csv",
+                 "/admin/meetings/year.xlsx", "/admin/meetings/year.csv",
                  # Only while no account exists (this walk has accounts): its own Chromium
                  # test at 390 and 1280 px is tests/test_console_setup_browser.py.
                  "/admin/setup"}

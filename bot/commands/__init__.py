@@ -20,6 +20,7 @@ MODULES: tuple[str, ...] = (
     "tasks",
     "menu",
     "votes",
+    "meetings",
 )
 
 

@@ -58,6 +58,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("console.dashboard", "概览"),
     NavItem("console.members", "成员"),
     NavItem("console.tasks", "学习任务"),
+    NavItem("console.meetings", "组织生活"),
     NavItem("console.content", "学习内容"),
     NavItem("console.schedules", "定时推送"),
     NavItem("console.reports", "报表"),

@@ -36,7 +36,18 @@ def dashboard() -> ResponseReturnValue:
         legend=reports.legend("rate"),
         failures=data.failed_deliveries(db(), scope, clock.now() - timedelta(days=30)),
         alerts=data.open_alerts(db()) if user().is_admin else [],
+        meeting_warnings=_meeting_warnings(scope),
     )
+
+
+def _meeting_warnings(scope: str | None) -> list:
+    """组织生活 requirements not met yet, in the quarter's last weeks (bot/meetings.py)."""
+    from bot import meetings
+    from bot.store import members
+
+    branches = sorted({m.branch for m in members.list_members(db(), active_only=True)
+                       if scope is None or m.branch == scope})
+    return meetings.quarter_warnings(db(), branches, services().clock.now())
 
 
 @route("/alerts/<int:alert_id>/ack", methods=("POST",), admin_only=True)

@@ -403,6 +403,57 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (timestamp, nonce, channel)
     ) WITHOUT ROWID;
     """,
+    # 13: 组织生活 (bot/meetings.py, bot/store/meetings.py): meetings (三会一课, 主题党日) with
+    # their audience, time, place, materials, sign-in code and minutes; one row per member who
+    # answered (参加, 签到, a secretary's mark); leave requests, one per member and meeting.
+    """
+    CREATE TABLE meetings (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        title TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        audience TEXT NOT NULL,
+        start_at TEXT NOT NULL,
+        end_at TEXT NOT NULL,
+        place TEXT NOT NULL DEFAULT '',
+        link TEXT NOT NULL DEFAULT '',
+        agenda TEXT NOT NULL DEFAULT '',
+        speaker TEXT NOT NULL DEFAULT '',
+        materials TEXT NOT NULL DEFAULT '{}',
+        notice_days INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'scheduled',
+        version INTEGER NOT NULL DEFAULT 1,
+        told_version INTEGER NOT NULL DEFAULT 0,
+        code TEXT NOT NULL,
+        minutes TEXT NOT NULL DEFAULT '',
+        attachments TEXT NOT NULL DEFAULT '[]',
+        makeup_task_id INTEGER,
+        created_by TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX meetings_start ON meetings(start_at);
+    CREATE TABLE meeting_members (
+        meeting_id INTEGER NOT NULL REFERENCES meetings(id),
+        member_id INTEGER NOT NULL REFERENCES members(id),
+        joining INTEGER NOT NULL DEFAULT 0,
+        signed_at TEXT,
+        mark TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (meeting_id, member_id)
+    );
+    CREATE TABLE meeting_leaves (
+        id INTEGER PRIMARY KEY,
+        meeting_id INTEGER NOT NULL REFERENCES meetings(id),
+        member_id INTEGER NOT NULL REFERENCES members(id),
+        reason TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        asked_at TEXT NOT NULL,
+        decided_at TEXT,
+        decided_by TEXT NOT NULL DEFAULT '',
+        UNIQUE (meeting_id, member_id)
+    );
+    """,
 ]
 
 
