@@ -208,6 +208,11 @@ def _daily_push_when(f: Facts) -> str:
     return str(f.get("when", ""))
 
 
+def _birthday_push(f: Facts) -> str:
+    oath = "，修改了入党誓词" if f.get("oath_changed") else ""
+    return f"改为{f.get('when', '')}" + (f"，原为{f['before']}" if f.get("before") else "") + oath
+
+
 def _demo(f: Facts) -> str:
     return f"{f['members']} 名演示成员"
 
@@ -256,6 +261,8 @@ ACTIONS: dict[str, Action] = {
     "daily-push paused": Action("暂停每日纪法推送", _daily_push_when),
     "daily-push active": Action("恢复每日纪法推送", _daily_push_when),
     "daily-push reset": Action("每日纪法推送恢复为配置文件的设置", _daily_push_when),
+    "birthday-push edit": Action("修改政治生日推送", _birthday_push),
+    "birthday-push reset": Action("政治生日推送恢复为配置文件的设置", _daily_push_when),
     "task add": Action("添加学习任务", _task_added),       # the CLI's codes
     "task edit": Action("修改学习任务", _task_edited),
     "task remove": Action("删除学习任务", _task),

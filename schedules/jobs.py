@@ -173,23 +173,26 @@ def fire_reminders(services: Services) -> None:
     _mark_handled(services, "reminders", now)
 
 
-def _birthday_trigger(services: Services) -> CronTrigger:
-    hour, minute = services.config.get("birthday.send_time").split(":")
+def _birthday_trigger(services: Services, time: str) -> CronTrigger:
+    hour, minute = time.split(":")
     return CronTrigger(hour=int(hour), minute=int(minute), timezone=services.clock.tz)
 
 
 def fire_political_birthdays(services: Services) -> None:
-    """党员政治生日 at birthday.send_time every day, holidays included (a greeting is personal;
+    """党员政治生日 at its send time every day, holidays included (a greeting is personal;
     bot/political_birthday.py keeps the secretaries' list to the month's first working day).
+    The setting is read every tick: config.toml's, or the console's (schedules/birthday_push).
     While off the fires are still marked handled, so turning it on sends no backlog."""
     from bot import political_birthday
+    from schedules import birthday_push  # it builds on schedules.admin, which imports this module
 
-    fires, now = _builtin_fires(services, "birthdays", _birthday_trigger(services), False)
-    oath = services.config.get("birthday.oath")
-    for fire in fires if services.config.get("birthday.enabled") else ():
+    push = birthday_push.setting(services)
+    fires, now = _builtin_fires(services, "birthdays", _birthday_trigger(services, push.time),
+                                False)
+    for fire in fires if push.enabled else ():
         calendar = holiday_calendar(services)
         for message in political_birthday.plan_day(services.store.db, fire.date(), calendar,
-                                                   oath):
+                                                   push.oath):
             _handle_fire(services, key=message.key, fire=fire, schedule_id=None,
                          audience={"members": list(message.member_ids)},
                          text=lambda m=message: m.text, label=message.label)
