@@ -62,7 +62,7 @@ PAGES: tuple[str, ...] = ("auth", "reasons", "dashboard", "members", "schedules"
                          "audit_log",
                          "labels",
                          "content", "tasks", "reports",
-                         "setup", "votes", "meetings")
+                         "setup", "votes", "meetings", "birthdays")
 
 
 class _Int64Converter(IntegerConverter):
