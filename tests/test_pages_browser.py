@@ -44,6 +44,7 @@ PAGES: list[tuple[str, str]] = [
     ("members", "/admin/members"),
     ("members-filtered", "/admin/members?branch=第一党支部&status=all"),
     ("members-import", "/admin/members/import"),
+    ("birthdays", "/admin/birthdays"),
     ("schedules", "/admin/schedules"),
     ("schedules-all", "/admin/schedules?all=1"),
     ("schedule-new", "/admin/schedules/new"),
