@@ -372,8 +372,9 @@ def test_cli_list_and_preview_send_nothing(cli_config):
 
     shown = run_cli(cli_config, "preview", "--date", "2026-10-08")
     assert shown.exit_code == 0, shown.output
-    assert shown.output.startswith("2026-10-08：4 条消息，政治生日推送未开启（config.toml 中 "
-                                   "[birthday] enabled = true 后才会发送），发送时间 09:00。")
+    assert shown.output.startswith("2026-10-08：4 条消息，政治生日推送未开启（在管理后台「党员政治生日」"
+                                   "页开启，或 config.toml 中 [birthday] enabled = true 后才会发送），"
+                                   "发送时间 09:00。")
     assert "（政治生日祝福） 发给：吴敏" in shown.output
     assert "（本月政治生日名单） 发给：王书记（political-birthdays:2026-10:branch:第一党支部）" in shown.output
     assert "（本月政治生日名单） 发给：李干部（political-birthdays:2026-10:all）" in shown.output

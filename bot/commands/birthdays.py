@@ -40,15 +40,16 @@ def preview(ctx: Ctx, day_text: str | None) -> None:
     """按当前数据预览那一天会发出的政治生日祝福和书记名单；不发送，也不记录。"""
     from bot.political_birthday import plan_day
     from bot.reminders import holiday_calendar
+    from schedules import birthday_push
 
     services = ctx.services
     day = _day(day_text, services.clock.today())
-    messages = plan_day(services.store.db, day, holiday_calendar(services),
-                        services.config.get("birthday.oath"))
-    state = "已开启" if services.config.get("birthday.enabled") else (
-        "未开启（config.toml 中 [birthday] enabled = true 后才会发送）")
-    click.echo(f"{day}：{len(messages)} 条消息，政治生日推送{state}，"
-               f"发送时间 {services.config.get('birthday.send_time')}。")
+    push = birthday_push.setting(services)  # the console's once changed there, else config.toml's
+    messages = plan_day(services.store.db, day, holiday_calendar(services), push.oath)
+    state = "已开启" if push.enabled else (
+        "未开启（在管理后台「党员政治生日」页开启，或 config.toml 中 [birthday] enabled = true"
+        " 后才会发送）" if push.from_config else "未开启（已在管理后台关闭）")
+    click.echo(f"{day}：{len(messages)} 条消息，政治生日推送{state}，发送时间 {push.time}。")
     names = dict(services.store.db.execute("SELECT id, name FROM members"))
     for message in messages:
         to = "、".join(names.get(m, str(m)) for m in message.member_ids)
