@@ -97,6 +97,7 @@ def test_the_page_shows_config_tomls_setting_the_month_and_a_preview(admin_clien
             if name in month] == ["刘芳", "王书记", "吴敏", "郑新"]  # 冯立: not a year yet
     assert "刘芳 的政治生日（2026-10-03）会收到" in page and "刘芳同志：" in page
     assert OATH in page and 'id="birthday-form"' in page
+    assert 'class="active" aria-current="page">成员</a>' in page  # the menu: under 成员
     assert "党员政治生日</a>" in text(admin_client.get("/admin/members"))
 
 

@@ -52,13 +52,13 @@ def _page(values: dict[str, Any], error: str | None, field: str | None = None,
         upcoming=upcoming, preview=preview, max_oath=MAX_OATH_CHARS, scope=branch_scope())
 
 
-@route("/birthdays")
+@route("/birthdays", endpoint="members_birthdays")  # under 成员 in the menu
 def birthdays() -> ResponseReturnValue:
     push = birthday_push.setting(services())
     return _page({"enabled": push.enabled, "time": push.time, "oath": push.oath}, error=None)
 
 
-@route("/birthdays", methods=("POST",), admin_only=True)
+@route("/birthdays", methods=("POST",), admin_only=True, endpoint="members_birthdays_update")
 def birthdays_update() -> ResponseReturnValue:
     values = {"enabled": request.form.get("enabled") == "1",
               "time": request.form.get("time", ""), "oath": request.form.get("oath", "")}
@@ -69,10 +69,11 @@ def birthdays_update() -> ResponseReturnValue:
         return _page(values, error=str(exc), field=exc.about)
     note = "已过去的日子不补发" if push.enabled else "关闭期间不发送，重新开启后也不补发"
     flash(f"已保存政治生日推送：{push.when}（{note}）。", "ok")
-    return redirect(url_for("console.birthdays"), 303)
+    return redirect(url_for("console.members_birthdays"), 303)
 
 
-@route("/birthdays/reset", methods=("POST",), admin_only=True)
+@route("/birthdays/reset", methods=("POST",), admin_only=True,
+       endpoint="members_birthdays_reset")
 def birthdays_reset() -> ResponseReturnValue:
     try:
         push = birthday_push.reset(services(), actor=actor())
@@ -80,4 +81,4 @@ def birthdays_reset() -> ResponseReturnValue:
         flash(str(exc), "error")
     else:
         flash(f"已恢复为配置文件的设置：{push.when}。", "ok")
-    return redirect(url_for("console.birthdays"), 303)
+    return redirect(url_for("console.members_birthdays"), 303)
