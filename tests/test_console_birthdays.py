@@ -187,6 +187,14 @@ def test_bad_input_is_explained_and_nothing_is_written(services, admin_client, f
     assert birthday_push.setting(services) == birthday_push.configured(services)
 
 
+def test_an_oath_of_exactly_the_limit_is_kept_trimmed(services, admin_client):
+    oath = "誓" * MAX_OATH_CHARS
+    assert turn_on(admin_client, time=" 07:05 ", oath=f"\n  {oath}  \n").status_code == 303
+    assert birthday_push.setting(services).oath == oath
+    assert birthday_push.setting(services).time == "07:05"
+    assert birthday_push.setting(services).enabled
+
+
 def test_the_stored_setting_wins_over_config_toml_until_reset(make_services, services,
                                                              admin_client, clock):
     turn_on(admin_client, time="10:15")

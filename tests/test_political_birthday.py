@@ -413,3 +413,17 @@ def test_config_check_warns_when_on_without_any_date(make_services, tmp_path, cl
     with services.store.transaction() as db:
         members.deactivate(db, member_id)  # only an inactive member has one: nothing will go out
     assert len(birthday_problems(on)) == 1
+
+
+def test_cli_preview_uses_the_consoles_setting_once_changed(cli_config, clock) -> None:
+    from schedules import birthday_push
+
+    services = build_services(load_config(cli_config), clock)
+    try:
+        birthday_push.change(services, enabled=True, time="07:45", oath="重温誓词的文本。",
+                             actor="console:张书记")
+    finally:
+        services.store.close()
+    shown = run_cli(cli_config, "preview", "--date", "2026-10-08")
+    assert shown.output.startswith("2026-10-08：4 条消息，政治生日推送已开启，发送时间 07:45。")
+    assert "“重温誓词的文本。”" in shown.output and OATH not in shown.output
