@@ -95,7 +95,7 @@ def test_the_page_shows_config_tomls_setting_the_month_and_a_preview(admin_clien
     assert "本月政治生日（10月，4 人）" in page
     assert [name for name in ("刘芳", "王书记", "吴敏", "郑新", "冯立", "孙悦", "赵磊")
             if name in month] == ["刘芳", "王书记", "吴敏", "郑新"]  # 冯立: not a year yet
-    assert "刘芳 的政治生日（2026-10-03）会收到" in page and "刘芳同志：" in page
+    assert "刘芳 的政治生日（2026-10-03）会收到（按已保存的设置）" in page and "刘芳同志：" in page
     assert OATH in page and 'id="birthday-form"' in page
     assert 'class="active" aria-current="page">成员</a>' in page  # the menu: under 成员
     assert "党员政治生日</a>" in text(admin_client.get("/admin/members"))
@@ -185,6 +185,8 @@ def test_bad_input_is_explained_and_nothing_is_written(services, admin_client, f
     assert kv.get(services.store.db, birthday_push.SETTING_KEY, 0) is None
     assert audits(services) == before
     assert birthday_push.setting(services) == birthday_push.configured(services)
+    preview = page[page.index('id="birthday-greeting"'):]
+    assert f"“{OATH}”" in preview  # the greeting as saved, not the rejected input
 
 
 def test_an_oath_of_exactly_the_limit_is_kept_trimmed(services, admin_client):

@@ -44,7 +44,8 @@ def _page(values: dict[str, Any], error: str | None, field: str | None = None,
     today = svc.clock.today()
     push = birthday_push.setting(svc)
     upcoming = _next_birthday(today)
-    preview = (political_birthday.greeting(upcoming, upcoming.day, values["oath"]).text
+    # The greeting as it would go out now: the saved oath, not a rejected one being retyped.
+    preview = (political_birthday.greeting(upcoming, upcoming.day, push.oath).text
                if upcoming else None)
     return render_template(
         "console/birthdays.html", push=push, configured=birthday_push.configured(svc),
