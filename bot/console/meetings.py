@@ -24,6 +24,7 @@ from bot.audit_text import meeting_facts
 from bot.console.base import branch_scope, db, record, require_branch, route, services, user
 from bot.store import meetings as store
 from bot.store import members as store_members
+from bot.store import tasks as store_tasks
 from bot.store.meetings import Meeting, MeetingError
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -309,14 +310,27 @@ def _values(meeting: Meeting) -> dict[str, Any]:
             "notice_days": meeting.notice_days, "audience": _audience_value(meeting),
             "readings": "\n".join(meeting.materials.get("readings", ())),
             "links": "\n".join(meeting.materials.get("links", ())),
-            "task": meeting.materials.get("task") or ""}
+            "task": str(meeting.materials.get("task") or "")}
+
+
+def _task_choices(branch: str, keep: Meeting | None) -> list[tuple[str, str]]:
+    """(value, label) for the study-task select: this month's and later tasks for the branch or
+    for everyone (bot.store.meetings.task_fits, which the store checks again on save), and the
+    task the meeting already points to."""
+    found = store.material_tasks(db(), branch, services().clock.today().strftime("%Y-%m"))
+    kept = keep.materials.get("task") if keep is not None else None
+    if kept and kept not in {t.id for t in found}:
+        task = store_tasks.get_task(db(), kept)
+        found = ([task] if task is not None else []) + found
+    return [(str(t.id), f"{t.month} 第{t.position}项「{t.title}」") for t in found]
 
 
 def _render_form(*, meeting: Meeting | None, branch: str, values: dict[str, Any],
                  error: str | None) -> ResponseReturnValue:
     return render_template("console/meeting_form.html", meeting=meeting, branch=branch,
                            values=values, error=error, kinds=store.KINDS,
-                           choices=_audience_choices(branch))
+                           choices=_audience_choices(branch),
+                           tasks=_task_choices(branch, meeting))
 
 
 @route("/meetings/new", methods=("GET", "POST"))

@@ -219,8 +219,26 @@ def _check_materials(db: sqlite_utils.Database, value: Any, branch: str) -> dict
         task = store_tasks.get_task(db, _int(value["task"], "学习任务编号"))
         if task is None or task.removed:
             raise MeetingError(f"没有编号为 {value['task']} 的学习任务。")
+        if not task_fits(task, branch):
+            raise MeetingError(f"学习任务「{task.title}」不是面向{branch}或全体党员的任务，"
+                               "不能作为本支部会议的材料。")
         out["task"] = task.id
     return {"materials": json.dumps(out, ensure_ascii=False, sort_keys=True)}
+
+
+def task_fits(task: Any, branch: str) -> bool:
+    """A study task a meeting of `branch` may point to: one for every member, or one addressed
+    to this branch alone (or its groups) — the tasks its secretary owns or shares."""
+    return task.audience == {"all": True} or audiences.branch_of(task.audience) == branch
+
+
+def material_tasks(db: sqlite_utils.Database, branch: str, since_month: str) -> list[Any]:
+    """The tasks, not removed, of `since_month` and later that fit `branch`: the console's
+    choices for a meeting's study task."""
+    from bot.store import tasks as store_tasks
+
+    months = [m for m in store_tasks.months(db) if m >= since_month]
+    return [t for m in months for t in store_tasks.month_tasks(db, m) if task_fits(t, branch)]
 
 
 def _int(value: Any, label: str) -> int:
