@@ -6,42 +6,24 @@ sign-in once over real HTTP to the WeCom webhook. Demo roster: 1 王建国 (第�
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
 
 from bot import create_app, meetings
-from bot.clock import SHANGHAI
 from bot.store import meetings as store
 from bot.store import members
 from schedules import jobs
 from schedules.runner import SchedulerRunner
 from tests.browser import serve
 from tests.conftest import WECOM_TEST
+from tests.meeting_helpers import CHEN, LI, LIU, WANG, YANG, ZHANG, at, bound, inbox
 from tests.test_admin_chat import say
 from tests.test_events_passive import post
 from tests.wechat import text_xml
 
-WANG, LI, ZHANG, LIU, CHEN, YANG = 1, 2, 3, 4, 5, 6
-
-
-def at(month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
-    return datetime(2026, month, day, hour, minute, tzinfo=SHANGHAI)
-
-
-def inbox(services, member_id: int) -> list[str]:
-    return [row[0] for row in services.store.db.execute(
-        "SELECT text FROM sandbox_inbox WHERE external_id = ? ORDER BY id", [f"m{member_id}"])]
-
 
 @pytest.fixture
 def services(make_services):
-    services = make_services()
-    with services.store.transaction() as db:
-        for member_id in range(1, 9):
-            members.bind_identity(db, channel="sandbox", external_id=f"m{member_id}",
-                                  member_id=member_id, now=services.clock.now())
-    return services
+    return bound(make_services())
 
 
 @pytest.fixture

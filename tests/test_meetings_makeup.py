@@ -4,38 +4,19 @@ and a message to them, once; and the admin's chat command 会议 … with a prev
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
 
-from bot.clock import SHANGHAI
 from bot.store import meetings as store
-from bot.store import members
 from bot.store import tasks as store_tasks
 from schedules import jobs
 from schedules.runner import SchedulerRunner
+from tests.meeting_helpers import CHEN, LI, LIU, WANG, ZHANG, at, bound, inbox
 from tests.test_admin_chat import say
-
-WANG, LI, ZHANG, LIU, CHEN, YANG = 1, 2, 3, 4, 5, 6
-
-
-def at(month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
-    return datetime(2026, month, day, hour, minute, tzinfo=SHANGHAI)
-
-
-def inbox(services, member_id: int) -> list[str]:
-    return [row[0] for row in services.store.db.execute(
-        "SELECT text FROM sandbox_inbox WHERE external_id = ? ORDER BY id", [f"m{member_id}"])]
 
 
 @pytest.fixture
 def services(make_services):
-    services = make_services()
-    with services.store.transaction() as db:
-        for member_id in range(1, 9):
-            members.bind_identity(db, channel="sandbox", external_id=f"m{member_id}",
-                                  member_id=member_id, now=services.clock.now())
-    return services
+    return bound(make_services())
 
 
 @pytest.fixture
