@@ -313,6 +313,9 @@ def log_in(page: Page, base: str) -> None:
 def inspect(page: Page, label: str, errors: list[str], shots: Path | None,
             width: int) -> Iterator[str]:
     """Every problem on the page as it is now, each prefixed with `label`."""
+    # A flow's last step may see its element while the page's scripts are still to run (the
+    # preview's table became cards only after console.js loaded): read the page once it has loaded.
+    page.wait_for_load_state("load")
     found = page.evaluate(INSPECT, MIN_TEXT_PX)
     if shots is not None:
         # A long page at twice the pixels takes seconds to encode on a busy machine.
