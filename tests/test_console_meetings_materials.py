@@ -10,6 +10,7 @@ import pytest
 
 from bot.clock import SHANGHAI
 from bot.store import meetings as store
+from bot.store import members as store_members
 from bot.store import tasks as store_tasks
 from tests.console_helpers import logged_in, text
 from tests.test_console_meetings import all_meetings, form
@@ -82,4 +83,58 @@ def test_the_cli_refuses_another_branchs_task_too(services) -> None:
                   start=datetime(2026, 11, 26, 14, 30, tzinfo=SHANGHAI),
                   end=datetime(2026, 11, 26, 16, tzinfo=SHANGHAI), now=services.clock.now(),
                   materials={"task": other.id})
+    assert all_meetings(services) == []
+
+
+def members_of(services, branch: str) -> dict[str, int]:
+    return {m.name: m.id for m in store_members.list_members(services.store.db, active_only=True)
+            if m.branch == branch}
+
+
+def listed(client, ids: list, **fields) -> dict:
+    return {**form(client, audience="members", **fields), "members": [str(i) for i in ids]}
+
+
+def test_a_member_list_is_the_audience_and_the_edit_form_keeps_it(services, secretary) -> None:
+    mine = members_of(services, "第一党支部")
+    page = secretary.get("/admin/meetings/new").get_data(as_text=True)
+    boxes = page.split('id="meeting-members"', 1)[1].split("</fieldset>", 1)[0]
+    assert all(f'value="{i}"' in boxes for i in mine.values())
+    assert not any(f'value="{i}"' in boxes for i in members_of(services, "第二党支部").values())
+    two = sorted(mine.values())[:2]
+    response = secretary.post("/admin/meetings/new", data=listed(secretary, two))
+    assert response.status_code == 302
+    [meeting] = all_meetings(services)
+    assert meeting.audience == {"members": two}
+    assert "2 名指定党员" in text(secretary.get(f"/admin/meetings/{meeting.id}"))
+    edit = secretary.get(f"/admin/meetings/{meeting.id}/edit").get_data(as_text=True)
+    assert '<option value="members" selected>' in edit
+    assert all(f'value="{i}" checked' in edit for i in two)
+    assert f'value="{sorted(mine.values())[2]}" checked' not in edit
+
+
+def test_a_notice_goes_to_the_listed_members_only(services, secretary) -> None:
+    mine = members_of(services, "第一党支部")
+    one = sorted(mine.values())[0]
+    assert secretary.post("/admin/meetings/new", data=listed(secretary, [one])).status_code == 302
+    [meeting] = all_meetings(services)
+    told = services.store.db.execute(
+        "SELECT count(*) FROM deliveries d JOIN broadcasts b ON b.id = d.broadcast_id"
+        " WHERE b.key = ?", [f"meeting:{meeting.id}:notice"]).fetchone()[0]
+    assert told == 1
+
+
+@pytest.mark.parametrize(("pick", "message"), [
+    ("none", "请至少勾选一名党员"),
+    ("stranger", "不是第一党支部的在册党员"),
+    ("99999", "党员编号 99999 不是第一党支部的在册党员"),
+    ("abc", "党员编号应是数字，而不是「abc」"),
+])
+def test_a_bad_member_list_is_refused_and_writes_nothing(services, secretary, pick,
+                                                         message) -> None:
+    stranger = sorted(members_of(services, "第二党支部").values())[0]
+    ids = {"none": [], "stranger": [stranger]}.get(pick, [pick])
+    response = secretary.post("/admin/meetings/new", data=listed(secretary, ids))
+    assert response.status_code == 200 and message in text(response)
+    assert '<option value="members" selected>' in response.get_data(as_text=True)
     assert all_meetings(services) == []

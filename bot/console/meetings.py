@@ -30,6 +30,7 @@ from bot.store.meetings import Meeting, MeetingError
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 COMMITTEE = "committee"  # the form's value for 支委: the branch's secretaries and 党务干部
 COMMITTEE_ROLES = ("secretary", "admin")
+LISTED = "members"  # the form's value for a list of members ticked below the select
 
 
 # --- the branch's quarter ------------------------------------------------------------------
@@ -246,7 +247,13 @@ def _audience_choices(branch: str) -> list[tuple[str, str]]:
     groups = [audiences.group_ref(branch, g) for _b, g in store_members.list_groups(db(),
                                                                                     branch=branch)]
     return ([(f"branch:{branch}", f"{branch}全体党员"), (COMMITTEE, f"{branch}支委")]
-            + [(f"group:{ref}", audiences.group_label(ref)) for ref in groups])
+            + [(f"group:{ref}", audiences.group_label(ref)) for ref in groups]
+            + [(LISTED, "指定党员（在下方勾选）")])
+
+
+def _branch_members(branch: str) -> list[store_members.Member]:
+    """The checkboxes of a member list: the branch's active members."""
+    return [m for m in store_members.list_members(db(), active_only=True) if m.branch == branch]
 
 
 def _committee(branch: str) -> list[int]:
@@ -254,9 +261,15 @@ def _committee(branch: str) -> list[int]:
             if m.branch == branch and m.role in COMMITTEE_ROLES]
 
 
-def _parse_audience(value: str, branch: str) -> dict[str, Any]:
+def _parse_audience(value: str, branch: str, listed: list[str]) -> dict[str, Any]:
+    """The select's value as an audience; `listed` are the ticked member ids (for LISTED),
+    which the store checks like the CLI's --member (numbers, active, in the branch)."""
     if value not in {v for v, _ in _audience_choices(branch)}:
         raise MeetingError("请从列表中选择参会对象。")
+    if value == LISTED:
+        if not listed:
+            raise MeetingError("选择“指定党员”时，请至少勾选一名党员。")
+        return {"members": listed}
     if value == COMMITTEE:
         ids = _committee(branch)
         if not ids:
@@ -275,6 +288,8 @@ def _audience_value(meeting: Meeting) -> str:
     if set(audience) == {"members"} and sorted(audience["members"]) == sorted(
             _committee(meeting.branch)):
         return COMMITTEE
+    if set(audience) == {"members"}:
+        return LISTED
     return ""
 
 
@@ -293,7 +308,7 @@ def _form_fields(branch: str, *, keep: Meeting | None = None) -> dict[str, Any]:
     if keep is not None and choice == "":
         fields["audience"] = keep.audience
     else:
-        fields["audience"] = _parse_audience(choice, branch)
+        fields["audience"] = _parse_audience(choice, branch, form.getlist("members"))
     return fields
 
 
@@ -310,7 +325,8 @@ def _values(meeting: Meeting) -> dict[str, Any]:
             "notice_days": meeting.notice_days, "audience": _audience_value(meeting),
             "readings": "\n".join(meeting.materials.get("readings", ())),
             "links": "\n".join(meeting.materials.get("links", ())),
-            "task": str(meeting.materials.get("task") or "")}
+            "task": str(meeting.materials.get("task") or ""),
+            "members": [str(i) for i in meeting.audience.get("members", ())]}
 
 
 def _task_choices(branch: str, keep: Meeting | None) -> list[tuple[str, str]]:
@@ -330,7 +346,13 @@ def _render_form(*, meeting: Meeting | None, branch: str, values: dict[str, Any]
     return render_template("console/meeting_form.html", meeting=meeting, branch=branch,
                            values=values, error=error, kinds=store.KINDS,
                            choices=_audience_choices(branch),
-                           tasks=_task_choices(branch, meeting))
+                           tasks=_task_choices(branch, meeting),
+                           people=_branch_members(branch))
+
+
+def _posted() -> dict[str, Any]:
+    """The form as posted, to show again with its error (the ticked members kept)."""
+    return {**request.form.to_dict(), "members": request.form.getlist("members")}
 
 
 @route("/meetings/new", methods=("GET", "POST"))
@@ -340,7 +362,7 @@ def meetings_new() -> ResponseReturnValue:
         values = {"kind": request.args.get("kind", "主题党日"), "title": "", "start": "",
                   "end": "", "place": "", "link": "", "agenda": "", "speaker": "",
                   "notice_days": 0, "audience": f"branch:{branch}", "readings": "",
-                  "links": "", "task": ""}
+                  "links": "", "task": "", "members": []}
         return _render_form(meeting=None, branch=branch, values=values, error=None)
     try:
         fields = _form_fields(branch)
@@ -349,7 +371,7 @@ def meetings_new() -> ResponseReturnValue:
                                 created_by=f"console:{user().name}", **fields)
             record("meeting.add", meeting_facts(meeting))
     except MeetingError as exc:
-        return _render_form(meeting=None, branch=branch, values=dict(request.form),
+        return _render_form(meeting=None, branch=branch, values=_posted(),
                             error=str(exc))
     domain.send_notices(services())
     flash(f"已安排「{meeting.title}」（{domain.when(meeting)}），会议通知已发出。"
@@ -377,7 +399,7 @@ def meetings_edit(meeting_id: int) -> ResponseReturnValue:
             if changed:
                 record("meeting.edit", {**meeting_facts(updated), "fields": changed})
     except MeetingError as exc:
-        return _render_form(meeting=meeting, branch=meeting.branch, values=dict(request.form),
+        return _render_form(meeting=meeting, branch=meeting.branch, values=_posted(),
                             error=str(exc))
     if not changed:
         flash("内容没有变化。", "ok")
